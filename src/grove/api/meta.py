@@ -16,6 +16,7 @@ __all__ = [
     "ObjectMeta",
     "OwnerReference",
     "TopLevelObject",
+    "controller_reference",
     "crd",
     "pydantic_errors",
 ]
@@ -163,6 +164,20 @@ class TopLevelObject(GroveModel):
         if errors or obj is None:
             raise GroveValidationError(errors, cls.KIND, name)
         return obj
+
+
+def controller_reference(owner: TopLevelObject) -> OwnerReference:
+    """A controller ownerReference to ``owner`` (which must have a uid), as its children carry."""
+    if not owner.metadata.uid:
+        raise ValueError(f"{owner.KIND} {owner.metadata.name!r} has no uid")
+    return OwnerReference(
+        api_version=owner.API_VERSION,
+        kind=owner.KIND,
+        name=owner.metadata.name,
+        uid=owner.metadata.uid,
+        controller=True,
+        block_owner_deletion=True,
+    )
 
 
 def _loc_path(loc: tuple[int | str, ...]) -> str:
