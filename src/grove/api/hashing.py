@@ -6,6 +6,7 @@ PodCliqueSet's priorityClassName); replicas, minAvailable, autoscaling and topol
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
@@ -13,18 +14,14 @@ from grove.api.podcliqueset import PodCliqueSet, PodCliqueTemplateSpec
 
 __all__ = ["pod_template_hash", "podcliqueset_generation_hash", "stable_hash"]
 
-_FNV_OFFSET = 0xCBF29CE484222325
-_FNV_PRIME = 0x100000001B3
 # Kubernetes' rand.SafeEncodeString alphabet: no vowels, no look-alike characters.
 _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 
 def stable_hash(value: Any) -> str:
-    """A short, label-safe FNV-1a 64 hash of the canonical JSON of ``value``."""
+    """A short, label-safe 64-bit hash (BLAKE2b) of the canonical JSON of ``value``."""
     data = json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
-    h = _FNV_OFFSET
-    for byte in data:
-        h = ((h ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    h = int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big")
     return "".join(_SAFE[ord(c) % len(_SAFE)] for c in str(h))
 
 

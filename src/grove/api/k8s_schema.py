@@ -24,7 +24,7 @@ import importlib
 import re
 from typing import Any
 
-__all__ = ["QUANTITY_PATTERN", "k8s_schema", "model_class"]
+__all__ = ["QUANTITY_PATTERN", "k8s_schema", "model_class", "shared_k8s_schema"]
 
 QUANTITY_PATTERN = (
     r"^(\+|-)?(([0-9]+(\.[0-9]*)?)|(\.[0-9]+))"
@@ -221,10 +221,11 @@ def _default_list_map_keys(item_schema: dict[str, Any], item_type: str, keys: tu
 
 
 @functools.cache
-def _cached_schema(name: str) -> dict[str, Any]:
+def shared_k8s_schema(name: str) -> dict[str, Any]:
+    """The schema of ``name``, computed once and shared: read it, never modify it (validation hot path)."""
     return _object_schema(name, ())
 
 
 def k8s_schema(name: str) -> dict[str, Any]:
     """The structural OpenAPI v3 schema of the Kubernetes type ``name`` (a fresh copy each call)."""
-    return copy.deepcopy(_cached_schema(name))
+    return copy.deepcopy(shared_k8s_schema(name))

@@ -8,7 +8,7 @@ from typing import Any
 from grove.api.constants import DEFAULT_SCHEDULER, STARTUP_EXPLICIT, SUPPORTED_SCHEDULERS
 from grove.api.duration import parse_duration
 from grove.api.errors import FieldError, Path, duplicate, forbidden, invalid, not_supported, required
-from grove.api.k8s_schema import k8s_schema
+from grove.api.k8s_schema import shared_k8s_schema
 from grove.api.podclique import AutoScalingConfig
 from grove.api.podcliqueset import (
     PCSGResourceSharingSpec,
@@ -147,14 +147,14 @@ def _scaling_errors(
                 f"must be greater than or equal to replicas ({replicas})",
             )
         )
-    metrics_schema = k8s_schema("V2MetricSpec")
+    metrics_schema = shared_k8s_schema("V2MetricSpec")
     for m, metric in enumerate(cfg.metrics):
         errors += check_schema(metric, metrics_schema, p.child("metrics").index(m))
     return errors
 
 
 def _pod_spec_errors(pod_spec: dict[str, Any], path: Path, create: bool) -> list[FieldError]:
-    errors = check_schema(pod_spec, k8s_schema("V1PodSpec"), path)
+    errors = check_schema(pod_spec, shared_k8s_schema("V1PodSpec"), path)
     if create and pod_spec.get("nodeName"):
         errors.append(
             forbidden(path.child("nodeName"), "must not be set: Grove's scheduling places the pods")
@@ -357,7 +357,7 @@ def _resource_errors(t: PodCliqueSetTemplateSpec) -> list[FieldError]:
     errors: list[FieldError] = []
     path = TEMPLATE.child("resourceClaimTemplates")
     seen: set[str] = set()
-    schema = k8s_schema("V1ResourceClaimTemplateSpec")
+    schema = shared_k8s_schema("V1ResourceClaimTemplateSpec")
     for k, tmpl in enumerate(t.resource_claim_templates):
         tp = path.index(k)
         if not tmpl.name:
