@@ -121,6 +121,8 @@ def _check_array(value: list[Any], schema: dict[str, Any], path: Path, errors: l
             if not isinstance(item, dict):
                 continue
             ident = tuple(item.get(k, defaults[k]) for k in keys)
+            if any(isinstance(v, dict | list) for v in ident):
+                continue  # a key of the wrong type is reported by the item's own check
             if ident in seen:
                 shown = dict(zip(keys, ident, strict=True)) if len(keys) > 1 else ident[0]
                 errors.append(duplicate(path.index(i), shown))

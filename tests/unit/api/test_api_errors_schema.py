@@ -154,3 +154,12 @@ def test_supplement_tables_name_real_client_fields() -> None:
 def test_unknown_kubernetes_types_are_reported() -> None:
     with pytest.raises(KeyError):
         ks.model_class("V1NoSuchThing")
+
+
+def test_list_map_key_of_the_wrong_type_is_a_type_error_not_a_crash() -> None:
+    schema = ks.shared_k8s_schema("V1PodSpec")
+    errors = check_schema({"containers": [{"name": ["a"]}, {"name": ["a"]}]}, schema, Path("podSpec"))
+    assert [(e.type, e.path) for e in errors] == [
+        (ErrorType.INVALID, "podSpec.containers[0].name"),
+        (ErrorType.INVALID, "podSpec.containers[1].name"),
+    ]
