@@ -15,7 +15,13 @@ import sys
 from collections.abc import Sequence
 
 # name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "render": (
+        "grove.render",
+        "validate a PodCliqueSet manifest and print every object the operator creates for it",
+    ),
+    "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
+}
 
 
 def _build_parser(command: str | None) -> argparse.ArgumentParser:

@@ -1,0 +1,1 @@
+"""The operator's controllers (PodCliqueSet, PodCliqueScalingGroup, PodClique) and their pure builders."""
