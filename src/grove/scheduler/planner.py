@@ -349,22 +349,34 @@ class _Planner:
                 candidates = (
                     [pinned] if depth == req else [pinned, *(c for c in candidates if c is not pinned)]
                 )
+            # Failures inside candidates are collected apart: a missed preference is no reason to report,
+            # and a missed requirement is reported by this unit, quoting the best inner reason.
+            outer, self.best_failure = self.best_failure, None
+            tried = False
             for cand in candidates:
                 if not _inside(cand, scope):
                     continue
+                tried = True
                 mark = len(self.journal)
                 if self.place_inside(unit, cand):
                     unit.chosen = cand
+                    self.best_failure = outer
                     return True
                 self.rollback(mark)
-        if req is not None:
-            self._fail_boundary(unit, scope, req, self._pinned(unit, req))
+            inner, self.best_failure = self.best_failure, outer
+            if depth == req:
+                self._fail_boundary(unit, scope, depth, pinned, inner[1] if tried and inner else None)
+                return False
         return False
 
     def place_inside(self, unit: _Unit, scope: Domain) -> bool:
         order = sorted(unit.children, key=lambda u: (-(u.required or 0), -u.count, u.label))
-        for child in order:
+        for k, child in enumerate(order):
             if not self.place(child, scope):
+                if k and self.best_failure is not None and self.best_failure[0] == len(self.assign):
+                    where = self.tree.describe(scope)
+                    note = f" (after placing {k} of the {len(order)} parts of {unit.label} in {where})"
+                    self.best_failure = (self.best_failure[0], self.best_failure[1] + note)
                 return False
         by_shape: dict[int, list[str]] = {}
         for pod, sid in unit.pods:
@@ -443,11 +455,12 @@ class _Planner:
 
     def _record(self, message: str) -> None:
         progress = len(self.assign)
-        if self.best_failure is None or progress > self.best_failure[0]:
+        # At equal progress the later record wins: it comes from an enclosing unit and says more.
+        if self.best_failure is None or progress >= self.best_failure[0]:
             self.best_failure = (progress, message)
 
     def _would_record(self) -> bool:
-        return self.best_failure is None or len(self.assign) > self.best_failure[0]
+        return self.best_failure is None or len(self.assign) >= self.best_failure[0]
 
     def _prefix(self, unit: _Unit) -> str:
         gang = f"gang {self.gang.key}"
@@ -483,22 +496,50 @@ class _Planner:
         self.rollback(mark)
         return placed
 
-    def _fail_boundary(self, unit: _Unit, scope: Domain, depth: int, pinned: Domain | None) -> None:
+    def _largest_fit(self, unit: _Unit, domains: list[Domain]) -> int:
+        """The most of the unit's pods any one of ``domains`` holds (exact, pruned by domain free sums)."""
+        per_shape: Counter[int] = Counter(sid for u in unit.walk() for _, sid in u.pods)
+        bounds = []
+        for d in domains:
+            free = self.dom_free(d)
+            ub = 0
+            for sid, n in per_shape.items():
+                ub += min(n, min(free[i] // v for i, v in self.shape_div[sid]))
+            bounds.append((ub, d.id, d))
+        bounds.sort(key=lambda t: (-t[0], t[1]))
+        best = 0
+        for ub, _, d in bounds:
+            if ub <= best or best >= unit.count:
+                break
+            best = max(best, self._fits_in(unit, d))
+        return best
+
+    def _fail_boundary(
+        self, unit: _Unit, scope: Domain, depth: int, pinned: Domain | None, inner: str | None
+    ) -> None:
         if not self._would_record():
             return
         level = self.tree.level_name(depth)
         where = f"in one {level}" if scope.depth == 0 else f"in one {level} of {self.tree.describe(scope)}"
         head = f"{self._prefix(unit)} needs {self._summary(unit)} {where}"
+        reason = inner.removeprefix(f"gang {self.gang.key}: ") if inner else None
         if pinned is not None:
             fits = self._fits_in(unit, pinned)
-            self._record(f"{head}; its bound pods hold it to {self.tree.describe(pinned)}, which fits {fits}")
+            held = f"its bound pods hold it to {self.tree.describe(pinned)}"
+            if fits < unit.count or reason is None:
+                self._record(f"{head}; {held}, which fits {fits}")
+            else:
+                self._record(f"{head}; {held}, where {reason}")
             return
         domains = self.tree.domains_at(depth, scope)
         if not domains:
             self._record(f"{head}; no node carries the {level} label {self.tree.keys[depth - 1]}")
             return
-        best = max(self._fits_in(unit, d) for d in domains)
-        self._record(f"{head}; the largest free {level} fits {best}")
+        best = self._largest_fit(unit, domains)
+        if best < unit.count or reason is None:
+            self._record(f"{head}; the largest free {level} fits {best}")
+        else:
+            self._record(f"{head}; no {level} holds it: {reason}")
 
     def _fail_shape(self, unit: _Unit, scope: Domain, sid: int, need: int, have: int) -> None:
         if not self._would_record():
@@ -509,8 +550,7 @@ class _Planner:
         if eligible == 0:
             self._record(f"{head}; no node there passes its tolerations, nodeSelector and node affinity")
             return
-        there = "the cluster" if scope.depth == 0 else self.tree.describe(scope)
-        self._record(f"{head}; {there} fits {have} of {need}")
+        self._record(f"{head}; only {have} fit" + ("" if scope.depth == 0 else " there"))
 
     # ---- result
 
