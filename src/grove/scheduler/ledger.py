@@ -143,6 +143,8 @@ class Ledger:
         self._reserved_by_node: dict[str, set[str]] = {}
         self._gang_of_reservation: dict[str, str] = {}
         self._bound_by_us: dict[str, str] = {}
+        # A lower bound of every plan deadline: expire() scans only once it may have passed.
+        self._next_expiry = float("inf")
 
     # ------------------------------------------------------------------ accounting
 
@@ -445,6 +447,8 @@ class Ledger:
             self._release(gang)
             if self.metrics is not None:
                 self.metrics.gangs_expired.inc()
+        pending = [g.deadline for g in self.gangs.values() if g.deadline is not None and g.planned]
+        self._next_expiry = min(pending, default=float("inf"))
         return [g.key for g in expired]
 
     # ------------------------------------------------------------------ planning
@@ -452,6 +456,7 @@ class Ledger:
     def _touch(self, gang: GangState) -> None:
         if gang.planned:
             gang.deadline = self.clock() + self.config.plan_ttl
+            self._next_expiry = min(self._next_expiry, gang.deadline)
 
     def _retry_due(self, gang: GangState) -> bool:
         return (

@@ -326,3 +326,41 @@ def test_mixed_shapes_in_one_group_and_heterogeneous_gang() -> None:
     plan = _ok(_plan(_state(nodes), gang, pods))
     assert len({_rack(n) for n in plan.assignments.values()}) == 1
     assert plan.assignments["default/a0"] != plan.assignments["default/a1"]
+
+
+def test_group_config_preferred_rack_honoured_then_dropped() -> None:
+    nodes = fleet(1, 1, 2, 2, cpu="2")
+    gang = podgang(
+        "g",
+        [GroupSpec("sg-0-w", ["a", "b"])],
+        required=BLOCK_KEY,
+        configs=[("sg-0", ["sg-0-w"], None, RACK_KEY)],
+    )
+    plan = _ok(_plan(_state(nodes), gang, [pod(p, gang="g", cpu="2") for p in "ab"]))
+    assert len({_rack(n) for n in plan.assignments.values()}) == 1
+    assert plan.preferred_dropped == ()
+    big = podgang(
+        "h",
+        [GroupSpec("sg-0-w", ["a", "b", "c"])],
+        required=BLOCK_KEY,
+        configs=[("sg-0", ["sg-0-w"], None, RACK_KEY)],
+    )
+    plan = _ok(_plan(_state(nodes), big, [pod(p, gang="h", cpu="2") for p in "abc"]))
+    assert len(plan.assignments) == 3
+    assert plan.preferred_dropped == ("group config sg-0",)
+
+
+def test_failure_names_the_inner_reason_when_the_domain_has_room_but_parts_do_not_fit() -> None:
+    # Each block has 2 racks x 3 hosts (one pod each): room for 6 pods, but only one 2-pod replica per rack.
+    nodes = fleet(1, 2, 2, 3, cpu="2")
+    groups = [GroupSpec(f"sg-{r}-w", [f"w{r}a", f"w{r}b"]) for r in range(3)]
+    configs = [(f"sg-{r}", [f"sg-{r}-w"], RACK_KEY, None) for r in range(3)]
+    gang = podgang("mn", groups, required=BLOCK_KEY, configs=configs)
+    pods = [pod(p, gang="mn", cpu="2") for g in groups for p in g.pods]
+    result = _plan(_state(nodes), gang, pods)
+    assert isinstance(result, PlanFailure)
+    assert result.message.startswith(
+        "gang default/mn needs 6 pods (12 cpu, 6Gi) in one block; no block holds it:"
+    )
+    assert "group config sg-2 needs 2 pods (4 cpu, 2Gi) in one rack of block z0/z0-b1" in result.message
+    assert "(after placing 2 of the 3 parts of gang default/mn in block z0/z0-b" in result.message
