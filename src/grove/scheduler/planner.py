@@ -185,7 +185,8 @@ class _Planner:
 
     def _group_unit(self, g: PodGroup, all_required: bool) -> _Unit:
         fixed = [self.inp.fixed[k] for k in g.pods if k in self.inp.fixed]
-        free = sorted(k for k in g.pods if k in self.pod_shape)
+        # Smallest pods first: when only minReplicas must fit, the ones most likely to fit are required.
+        free = sorted((k for k in g.pods if k in self.pod_shape), key=lambda k: (self._size(k), k))
         need = max(0, g.min_replicas - len(fixed))
         if need > len(free):
             raise _Infeasible(
@@ -200,6 +201,13 @@ class _Planner:
         unit.fixed_nodes = fixed
         self._total(unit)
         return unit
+
+    def _weight(self, amounts: list[int]) -> float:
+        """Amounts as a sum of cluster shares: how hard they are to fit."""
+        return sum(v / s for v, s in zip(amounts, self._scale, strict=True))
+
+    def _size(self, pod: str) -> float:
+        return self._weight(self.shape_req[self.pod_shape[pod]])
 
     def _composite(self, label: str, c: PackConstraint, children: list[_Unit]) -> _Unit:
         unit = _Unit(label, self._depth(c.required), self._depth(c.preferred), children)
@@ -370,7 +378,7 @@ class _Planner:
         return False
 
     def place_inside(self, unit: _Unit, scope: Domain) -> bool:
-        order = sorted(unit.children, key=lambda u: (-(u.required or 0), -u.count, u.label))
+        order = sorted(unit.children, key=lambda u: (-(u.required or 0), -self._weight(u.demand), u.label))
         for k, child in enumerate(order):
             if not self.place(child, scope):
                 if k and self.best_failure is not None and self.best_failure[0] == len(self.assign):
