@@ -391,12 +391,10 @@ class _Planner:
             by_shape.setdefault(sid, []).append(pod)
         for sid in sorted(by_shape, key=lambda s: -len(by_shape[s])):
             pods = by_shape[sid]
-            memo: dict[tuple[str, ...], int] = {}
-            have = self.count(sid, scope, memo)
-            if have < len(pods):
-                self._fail_shape(unit, scope, sid, len(pods), have)
+            placed = self.fill(sid, scope, len(pods), {}, iter(pods))
+            if placed < len(pods):
+                self._fail_shape(unit, scope, sid, len(pods), placed)
                 return False
-            self.descend(sid, scope, len(pods), memo, iter(pods))
         unit.chosen = scope
         return True
 
@@ -408,41 +406,59 @@ class _Planner:
         for pod, sid in unit.optional:
             by_shape.setdefault(sid, []).append(pod)
         for sid, pods in by_shape.items():
-            memo: dict[tuple[str, ...], int] = {}
-            n = min(len(pods), self.count(sid, scope, memo))
-            if n:
-                self.descend(sid, scope, n, memo, iter(pods))
+            n = self.fill(sid, scope, len(pods), {}, iter(pods))
             left += pods[n:]
         return left
 
-    def descend(
+    def fill(
         self, sid: int, d: Domain, need: int, memo: dict[tuple[str, ...], int], pods: Iterator[str]
-    ) -> None:
-        """Place ``need`` pods of one shape in ``d`` (which holds that many), fewest domains first."""
+    ) -> int:
+        """Place up to ``need`` pods of one shape in ``d``, fewest domains first; returns how many.
+
+        The tightest child that holds them all wins (one already hosting this gang first); children are
+        ranked by their free sums, an upper bound, so exact counts are computed only where needed. When no
+        child holds them all: the fullest children first, and the tightest one for the rest.
+        """
         items: list[tuple[int, str, Domain | NodeInfo]] = []
         for node in d.nodes.values():
             c = self.node_count(sid, node)
             if c:
                 items.append((c, node.name, node))
+        div = self.shape_div[sid]
         for name, child in d.children.items():
-            c = self.count(sid, child, memo)
-            if c:
-                items.append((c, name, child))
+            free = self.dom_free(child)
+            bound = min(free[i] // v for i, v in div)
+            if bound > 0:
+                items.append((bound, name, child))
         items.sort(key=lambda t: (t[0], t[1]))
-        counts = [t[0] for t in items]
-        hi = len(items)
-        while need > 0:
+        for near in (True, False):
+            for bound, _, item in items:
+                if bound < need or (near and not self._hosts_gang(item)):
+                    continue
+                if isinstance(item, NodeInfo) or self.count(sid, item, memo) >= need:
+                    self._take(sid, item, need, memo, pods)
+                    return need
+        exact = [(self.exact(sid, item, memo), name, item) for _, name, item in items]
+        exact = sorted((t for t in exact if t[0] > 0), key=lambda t: (t[0], t[1]))
+        counts = [t[0] for t in exact]
+        placed = 0
+        hi = len(exact)
+        while need > 0 and hi > 0:
             i = bisect.bisect_left(counts, need, 0, hi)
             if i < hi:
-                # Among the items that hold every remaining pod, the tightest one already hosting pods of
-                # this gang keeps the gang together; otherwise the tightest one.
-                pick = next((t[2] for t in items[i:hi] if self._hosts_gang(t[2])), items[i][2])
+                pick = next((t[2] for t in exact[i:hi] if self._hosts_gang(t[2])), exact[i][2])
                 self._take(sid, pick, need, memo, pods)
-                return
+                return placed + need
             hi -= 1
-            c, _, item = items[hi]
+            c, _, item = exact[hi]
             self._take(sid, item, c, memo, pods)
+            placed += c
             need -= c
+        return placed
+
+    def exact(self, sid: int, item: Domain | NodeInfo, memo: dict[tuple[str, ...], int]) -> int:
+        """How many pods of the shape fit in a node or a domain."""
+        return self.node_count(sid, item) if isinstance(item, NodeInfo) else self.count(sid, item, memo)
 
     def _hosts_gang(self, item: Domain | NodeInfo) -> bool:
         if isinstance(item, NodeInfo):
@@ -457,7 +473,7 @@ class _Planner:
             for _ in range(n):
                 self._put(next(pods), sid, item)
         else:
-            self.descend(sid, item, n, memo, pods)
+            self.fill(sid, item, n, memo, pods)
 
     # ---- failure messages
 
@@ -496,11 +512,7 @@ class _Planner:
             for pod, sid in u.pods:
                 by_shape.setdefault(sid, []).append(pod)
         for sid, pods in by_shape.items():
-            memo: dict[tuple[str, ...], int] = {}
-            n = min(len(pods), self.count(sid, d, memo))
-            if n:
-                self.descend(sid, d, n, memo, iter(pods))
-            placed += n
+            placed += self.fill(sid, d, len(pods), {}, iter(pods))
         self.rollback(mark)
         return placed
 
