@@ -32,6 +32,7 @@ from grove.scheduler.topology import ClusterState, NodeChange, parse_cluster_top
 
 __all__ = [
     "Decision",
+    "GangEvent",
     "GangState",
     "Ledger",
     "LedgerConfig",
@@ -82,6 +83,18 @@ class Waiting:
 Decision = NotGang | Placed | Unschedulable | Waiting
 
 
+@dataclass(frozen=True, slots=True)
+class GangEvent:
+    """A gang decision, for the wiring layer to turn into Kubernetes events or PodGang conditions.
+
+    ``kind``: ``planned``, ``unschedulable``, ``incomplete``, ``expired`` or ``replanned``.
+    """
+
+    gang: str
+    kind: str
+    message: str
+
+
 @dataclass(eq=False)
 class GangState:
     """What the ledger holds for one PodGang."""
@@ -125,10 +138,12 @@ class Ledger:
         config: LedgerConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         metrics: SchedulerMetrics | None = None,
+        on_event: Callable[[GangEvent], None] | None = None,
     ) -> None:
         self.config = config or LedgerConfig()
         self.clock = clock
         self.metrics = metrics
+        self.on_event = on_event
         self._reset()
         if metrics is not None:
             metrics.watch_capacity(lambda: self.state)
@@ -444,6 +459,7 @@ class Ledger:
         ]
         for gang in expired:
             log.info("gang.expired", gang=gang.key, pods=len(gang.planned))
+            self._emit(gang.key, "expired", f"plan released: {len(gang.planned)} pods not bound in time")
             self._release(gang)
             if self.metrics is not None:
                 self.metrics.gangs_expired.inc()
@@ -452,6 +468,10 @@ class Ledger:
         return [g.key for g in expired]
 
     # ------------------------------------------------------------------ planning
+
+    def _emit(self, gang: str, kind: str, message: str) -> None:
+        if self.on_event is not None:
+            self.on_event(GangEvent(gang, kind, message))
 
     def _touch(self, gang: GangState) -> None:
         if gang.planned:
@@ -479,6 +499,7 @@ class Ledger:
         if self.metrics is not None:
             self.metrics.gang_replans.labels(reason).inc()
         log.info("gang.replan", gang=gang_key, reason=reason)
+        self._emit(gang_key, "replanned", reason)
         if gang.gang is not None:
             self._plan(gang, incremental=False)
 
@@ -522,6 +543,7 @@ class Ledger:
                 self.metrics.gangs_failed.inc()
             event = "gang.incomplete" if result.incomplete else "gang.unschedulable"
             log.info(event, gang=gang.key, reason=result.message, plan_ms=round(seconds * 1000, 3))
+            self._emit(gang.key, event.removeprefix("gang."), result.message)
             return
         self._reserve_plan(gang, inp, result, incremental)
         if self.metrics is not None:
@@ -537,6 +559,8 @@ class Ledger:
             preferred_dropped=list(result.preferred_dropped),
             plan_ms=round(seconds * 1000, 3),
         )
+        where = f" in {result.domain}" if not incremental else ""
+        self._emit(gang.key, "planned", f"planned {len(result.assignments)} pods{where}")
 
     def _reserve_plan(self, gang: GangState, inp: PlanInput, plan: Plan, incremental: bool) -> None:
         gang.failure = None

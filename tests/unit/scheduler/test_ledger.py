@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from grove.scheduler.ledger import Ledger, LedgerConfig, NotGang, Placed, Unschedulable, Waiting
+from grove.scheduler.ledger import GangEvent, Ledger, LedgerConfig, NotGang, Placed, Unschedulable, Waiting
 from grove.scheduler.metrics import SchedulerMetrics
 from grove.scheduler.synthetic import RACK_KEY, GroupSpec, cluster_topology, fleet, node, pod, podgang
 
@@ -322,3 +322,28 @@ def test_invalid_objects_are_skipped(ledger: Ledger) -> None:
     assert "t" not in ledger.state.trees
     ledger.on_topology_delete("default")
     assert "default" not in ledger.state.trees
+
+
+def test_gang_decisions_are_reported_to_the_listener(clock: Clock) -> None:
+    events: list[GangEvent] = []
+    led = Ledger(config=LedgerConfig(plan_ttl=30), clock=clock, on_event=events.append)
+    led.on_topology_upsert(cluster_topology())
+    for n in fleet(1, 1, 2, 2, cpu="2", memory="8Gi"):
+        led.on_node_upsert(n)
+    big = _gang(led, "big", 3)
+    led.decide(big[0])
+    ok = _gang(led, "ok", 2)
+    placed = led.decide(ok[0])
+    assert isinstance(placed, Placed)
+    led.on_node_delete(placed.node)
+    clock.now += 31
+    led.expire()
+    assert [(e.gang, e.kind) for e in events] == [
+        ("default/big", "unschedulable"),
+        ("default/ok", "planned"),
+        ("default/ok", "replanned"),
+        ("default/ok", "planned"),
+        ("default/ok", "expired"),
+    ]
+    assert events[0].message.startswith("gang default/big needs 3 pods")
+    assert events[1].message.startswith("planned 2 pods in rack z0/z0-b0/")
