@@ -153,7 +153,6 @@ class Ledger:
         self.pods: dict[str, PodInfo] = {}
         self.gangs: dict[str, GangState] = {}
         self.epoch = 0
-        self._members: dict[str, set[str]] = {}  # gang key -> pods labelled with it
         self._account: dict[str, tuple[str, Resources, _Kind]] = {}
         self._reserved_by_node: dict[str, set[str]] = {}
         self._gang_of_reservation: dict[str, str] = {}
@@ -259,12 +258,7 @@ class Ledger:
             info = dataclasses.replace(info, node_name=ours)
         elif info.node_name is not None and from_cluster:
             self._bound_by_us.pop(key, None)
-        old = self.pods.get(key)
         self.pods[key] = info
-        if old is not None and old.gang_key != info.gang_key and old.gang_key:
-            self._members.get(old.gang_key, set()).discard(key)
-        if info.gang_key:
-            self._members.setdefault(info.gang_key, set()).add(key)
         if info.consumes:
             assert info.node_name is not None
             self._bind_accounting(info, info.node_name)
@@ -319,9 +313,7 @@ class Ledger:
         key = _key_of(pod)
         self._forget_reservation(key)
         self._bound_by_us.pop(key, None)
-        info = self.pods.pop(key, None)
-        if info is not None and info.gang_key:
-            self._members.get(info.gang_key, set()).discard(key)
+        self.pods.pop(key, None)
         if key in self._account:
             self._set_account(key, None, {}, "bound")
         self.epoch += 1
