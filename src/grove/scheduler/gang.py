@@ -45,9 +45,6 @@ class PackConstraint:
         return tuple(k for k in (self.required, self.preferred) if k)
 
 
-NO_CONSTRAINT = PackConstraint()
-
-
 @dataclass(frozen=True, slots=True)
 class PodGroup:
     """One pod group (a PodClique): its pods (``namespace/name`` keys), ``minReplicas`` and constraint."""
@@ -90,15 +87,6 @@ class PodGang:
         """Every referenced pod, group by group."""
         for group in self.podgroups:
             yield from group.pods
-
-    def pack_keys(self) -> set[str]:
-        """Every node label key any constraint of the gang uses."""
-        keys = set(self.constraint.keys())
-        for g in self.podgroups:
-            keys.update(g.constraint.keys())
-        for c in self.group_configs:
-            keys.update(c.constraint.keys())
-        return keys
 
 
 def _obj(raw: object, field: str) -> Mapping[str, Any]:

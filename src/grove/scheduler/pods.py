@@ -23,10 +23,6 @@ class Shape:
     placement: PodPlacement
     excluded: frozenset[str] = frozenset()
 
-    def request_map(self) -> dict[str, int]:
-        """Requests as a dict."""
-        return dict(self.requests)
-
 
 @dataclass(frozen=True, slots=True)
 class PodInfo:

@@ -15,11 +15,9 @@ from grove.scheduler.quantity import PODS, parse_quantity, to_scheduler_units
 __all__ = [
     "Resources",
     "add_into",
-    "fits",
     "node_allocatable",
     "parse_resource_list",
     "pod_requests",
-    "subtract",
 ]
 
 Resources = dict[str, int]
@@ -46,18 +44,6 @@ def add_into(target: Resources, delta: Mapping[str, int], sign: int = 1) -> None
     """``target += sign * delta``, in place."""
     for name, amount in delta.items():
         target[name] = target.get(name, 0) + sign * amount
-
-
-def subtract(a: Mapping[str, int], b: Mapping[str, int]) -> Resources:
-    """``a - b`` over the union of both key sets."""
-    out = dict(a)
-    add_into(out, b, -1)
-    return out
-
-
-def fits(free: Mapping[str, int], request: Mapping[str, int]) -> bool:
-    """True when every requested amount is available in ``free`` (a missing resource counts as zero)."""
-    return all(amount <= 0 or free.get(name, 0) >= amount for name, amount in request.items())
 
 
 def _max_into(target: Resources, other: Mapping[str, int]) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from grove.scheduler.predicates import NodeFacts, parse_taints
-from grove.scheduler.resources import Resources, node_allocatable
+from grove.scheduler.resources import Resources, add_into, node_allocatable
 
 __all__ = [
     "ClusterState",
@@ -130,11 +130,6 @@ class Domain:
             yield from child.iter_nodes()
 
 
-def _add(target: Resources, delta: Mapping[str, int], sign: int) -> None:
-    for r, v in delta.items():
-        target[r] = target.get(r, 0) + sign * v
-
-
 class TopologyTree:
     """The domain tree of one ClusterTopologyBinding (or the flat tree of a cluster without one)."""
 
@@ -182,8 +177,8 @@ class TopologyTree:
         self.node_domain[node.name] = domain
         contribution = node.clamped_free()
         for d in domain.ancestors():
-            _add(d.free, contribution, 1)
-            _add(d.allocatable, node.allocatable, 1)
+            add_into(d.free, contribution, 1)
+            add_into(d.allocatable, node.allocatable, 1)
             d.node_count += 1
 
     def remove_node(self, node: NodeInfo) -> None:
@@ -194,8 +189,8 @@ class TopologyTree:
         del domain.nodes[node.name]
         contribution = node.clamped_free()
         for d in domain.ancestors():
-            _add(d.free, contribution, -1)
-            _add(d.allocatable, node.allocatable, -1)
+            add_into(d.free, contribution, -1)
+            add_into(d.allocatable, node.allocatable, -1)
             d.node_count -= 1
         d2: Domain | None = domain
         while d2 is not None and d2.parent is not None and d2.node_count == 0:
@@ -208,7 +203,7 @@ class TopologyTree:
         if domain is None:
             return
         for d in domain.ancestors():
-            _add(d.free, delta, 1)
+            add_into(d.free, delta, 1)
 
     def domains_at(self, depth: int, within: Domain) -> list[Domain]:
         """Domains at ``depth`` inside ``within`` (``[within]`` itself when it is that deep already)."""
@@ -360,8 +355,8 @@ class ClusterState:
 
     def _compute_free(self, name: str, allocatable: Resources) -> Resources:
         free = dict(allocatable)
-        _add(free, self._bound.get(name, {}), -1)
-        _add(free, self._reserved.get(name, {}), -1)
+        add_into(free, self._bound.get(name, {}), -1)
+        add_into(free, self._reserved.get(name, {}), -1)
         return free
 
     # ---- usage
@@ -370,7 +365,7 @@ class ClusterState:
         """Account (``sign=1``) or release (``sign=-1``) pod usage on a node."""
         book = self._bound if kind == "bound" else self._reserved
         entry = book.setdefault(node_name, {})
-        _add(entry, amounts, sign)
+        add_into(entry, amounts, sign)
         if not any(entry.values()):
             del book[node_name]
         info = self.nodes.get(node_name)

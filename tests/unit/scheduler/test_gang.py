@@ -37,7 +37,6 @@ def test_parse_full_podgang() -> None:
     assert g.group_configs[0].pod_group_names == ("mn-0-sga-0-leader", "mn-0-sga-0-worker")
     assert g.group_configs[0].constraint.required == RACK_KEY
     assert list(g.pod_keys()) == ["ns/fe-0", "ns/fe-1", "ns/l-0", "ns/w-0", "ns/w-1"]
-    assert g.pack_keys() == {BLOCK_KEY, RACK_KEY}
 
 
 def test_empty_spec_is_an_empty_gang() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from grove.scheduler.predicates import NodeFacts, Taint, parse_pod_placement, parse_taints
-from grove.scheduler.resources import fits, node_allocatable, pod_requests
+from grove.scheduler.resources import node_allocatable, pod_requests
 from grove.scheduler.synthetic import node, pod
 
 GI = 2**30
@@ -62,12 +62,6 @@ def test_node_allocatable_falls_back_to_capacity() -> None:
     assert node_allocatable(n) == {"cpu": 8000, "memory": 16 * GI, "pods": 110, "nvidia.com/gpu": 4}
     del n["status"]["allocatable"]
     assert node_allocatable(n)["cpu"] == 8000
-
-
-def test_fits() -> None:
-    assert fits({"cpu": 1000, "pods": 1}, {"cpu": 1000, "pods": 1})
-    assert not fits({"cpu": 1000, "pods": 1}, {"cpu": 1001, "pods": 1})
-    assert not fits({"cpu": 1000}, {"nvidia.com/gpu": 1})
 
 
 def _facts(n: dict[str, Any]) -> NodeFacts:
