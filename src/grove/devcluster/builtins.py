@@ -343,6 +343,9 @@ class NamespaceStrategy(Strategy):
         md = new["metadata"]
         md["labels"] = {**(md.get("labels") or {}), "kubernetes.io/metadata.name": old["metadata"]["name"]}
 
+    def holds(self, obj: JSON) -> bool:
+        return bool((obj.get("spec") or {}).get("finalizers"))
+
     def defer_delete(self, rtype: ResourceType, obj: JSON) -> bool:
         name = obj["metadata"]["name"]
         if name in PROTECTED_NAMESPACES:

@@ -63,6 +63,10 @@ class Strategy:
         """Whether a delete only marks the object terminating (namespaces with finalizers); may edit it."""
         return False
 
+    def holds(self, obj: JSON) -> bool:
+        """Whether something besides ``metadata.finalizers`` keeps a terminating object (namespace finalizers)."""
+        return False
+
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         """Reset fields a create may not set and apply defaults (``PrepareForCreate`` + defaulting)."""
 

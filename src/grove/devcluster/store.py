@@ -682,6 +682,7 @@ class Store:
             md.get("deletionTimestamp")
             and not md.get("finalizers")
             and md.get("deletionGracePeriodSeconds", 0) == 0
+            and not rtype.strategy.holds(new)
         ):
             del bucket.objects[key]
             self._index(rtype.storage, key, old, None)
