@@ -34,7 +34,7 @@ async def test_finalizer_keeps_object_until_removed(raw: Any, namespace: str, wa
     assert deleted["metadata"]["deletionTimestamp"]
     got = await raw.ok("GET", f"{path}/f")
     assert got["metadata"]["deletionTimestamp"] and got["metadata"]["finalizers"] == ["example.com/hold"]
-    status, body, _ = await raw.request(
+    status, _, _ = await raw.request(
         "PATCH",
         f"{path}/f",
         {"metadata": {"finalizers": ["example.com/hold", "example.com/new"]}},

@@ -64,7 +64,7 @@ class Strategy:
         return False
 
     def holds(self, obj: JSON) -> bool:
-        """Whether something besides ``metadata.finalizers`` keeps a terminating object (namespace finalizers)."""
+        """Whether anything besides ``metadata.finalizers`` keeps a terminating object (namespaces)."""
         return False
 
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:

@@ -281,6 +281,8 @@ class ApiServer:
         if not raw:
             return None
         ctype = request.content_type
+        if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+            raise errors.unsupported_media_type(ctype, ["application/json", "application/yaml"])
         if ctype == "application/apply-patch+yaml" or ctype.endswith("yaml"):
             return yaml.load(raw, Loader=_YAML_LOADER)
         return _json_loads(raw)
