@@ -30,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _absolute(path: str) -> str:
+    return os.path.abspath(path)
+
+
 def usage(cluster: DevCluster) -> str:
     """What to tell the user once the cluster is up."""
     return (
@@ -54,7 +58,7 @@ async def run(args: argparse.Namespace) -> int:
         host=args.host,
         tls=args.tls,
         watch_history=args.watch_history,
-        kubeconfig_path=os.path.abspath(args.kubeconfig),
+        kubeconfig_path=_absolute(args.kubeconfig),
     )
     try:
         await cluster.start()

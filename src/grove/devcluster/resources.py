@@ -228,6 +228,7 @@ class Registry:
 
     def __init__(self, types: Iterable[ResourceType] = ()) -> None:
         self._by_gvr: dict[tuple[str, str, str], ResourceType] = {}
+        self._resolved: dict[str, ResourceType] = {}
         self._listeners: list[Listener] = []
         self.generation = 0
         for t in types:
@@ -254,6 +255,7 @@ class Registry:
 
     def _changed(self) -> None:
         self.generation += 1
+        self._resolved.clear()
         for listener in self._listeners:
             listener()
 
@@ -289,6 +291,9 @@ class Registry:
         """
         if isinstance(resource, ResourceType):
             return resource
+        cached = self._resolved.get(resource)
+        if cached is not None:
+            return cached
         candidates: list[ResourceType] = []
         for t in self._by_gvr.values():
             if (
@@ -299,6 +304,7 @@ class Registry:
         if not candidates:
             raise bad_request(f"the server doesn't have a resource type {resource!r}")
         candidates.sort(key=lambda t: (t.group != "", not t.preferred))
+        self._resolved[resource] = candidates[0]
         return candidates[0]
 
     def by_kind(self, api_version: str, kind: str) -> ResourceType | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import ssl
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 import structlog
 import yaml
 from aiohttp import web
@@ -66,7 +66,7 @@ _TRUE = ("true", "1", "True", "TRUE")
 _JSON_CT = "application/json"
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_json_loads = json.loads
+_json_loads = orjson.loads
 
 
 def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -171,7 +171,7 @@ class ApiServer:
             return self._non_resource(request, path)
         except ApiError as e:
             return _error_response(e)
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, yaml.YAMLError, orjson.JSONDecodeError) as e:
             return _error_response(errors.bad_request(f"error decoding request: {e}"))
         except Exception as e:  # an emulator bug must still answer like an apiserver would
             log.exception("request.failed", path=path, method=request.method)

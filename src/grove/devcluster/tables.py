@@ -4,11 +4,12 @@ custom resources from ``additionalPrinterColumns``, and Name/Age for everything 
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable
 from typing import Any
+
+import orjson
 
 from grove.devcluster.meta import parse_rfc3339
 from grove.devcluster.resources import PrinterColumn, ResourceType
@@ -384,7 +385,7 @@ def _cell(col: PrinterColumn, obj: JSON, now: float) -> Any:
     if col.type == "boolean":
         return v if isinstance(v, bool) else None
     if isinstance(v, (dict, list)):
-        return json.dumps(v, separators=(",", ":"))
+        return orjson.dumps(v).decode()
     if len(values) > 1:
         return ",".join(str(x) for x in values)
     return v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
