@@ -164,9 +164,8 @@ async def run(kubeconfig: str) -> None:
             await core.create_namespaced_config_map("bench-inproc", {"metadata": {"name": "go"}})
             counts = await asyncio.gather(*watchers)
             inproc = time.perf_counter() - t
-            print(
-                f"watch events/s to {WATCHERS} watchers, live (in-process writes): {sum(counts) / inproc:,.0f}"
-            )
+            rate = sum(counts) / inproc
+            print(f"watch events/s to {WATCHERS} watchers, live (in-process writes): {rate:,.0f}")
 
             replay = [
                 asyncio.create_task(watch_count(session, url, WATCH_EVENTS, asyncio.Event()))
