@@ -674,6 +674,8 @@ def builtin_types() -> list[ResourceType]:
             to_storage=_event_to_core,
             from_storage=_event_from_core,
             storage_version="v1",
+            storage_name="events",
+            storage_group="",
         ),
         ResourceType(
             "coordination.k8s.io",

@@ -163,6 +163,9 @@ class ResourceType:
     to_storage: Converter | None = None
     from_storage: Converter | None = None
     storage_version: str = ""
+    # Storage bucket shared with another group's resource (events.k8s.io events live with core events).
+    storage_name: str = ""
+    storage_group: str | None = None
     preferred: bool = True
     description: str = ""
 
@@ -180,12 +183,15 @@ class ResourceType:
     @property
     def storage(self) -> str:
         """Storage bucket key: ``plural.group`` (``plural`` for the core group)."""
+        if self.storage_name:
+            return self.storage_name
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     @property
     def storage_api_version(self) -> str:
         """apiVersion of stored objects."""
-        return f"{self.group}/{self.storage_version}" if self.group else self.storage_version
+        group = self.group if self.storage_group is None else self.storage_group
+        return f"{group}/{self.storage_version}" if group else self.storage_version
 
     @property
     def list_kind(self) -> str:
@@ -322,7 +328,7 @@ class Registry:
         """One type per storage bucket (the storage version's)."""
         out: dict[str, ResourceType] = {}
         for t in self._by_gvr.values():
-            if t.storage not in out or t.version == t.storage_version:
+            if t.storage not in out or t.api_version == t.storage_api_version:
                 out[t.storage] = t
         return out
 
