@@ -156,3 +156,17 @@ def test_wrong_type_is_rejected_by_kubectl_apply(kubectl: Any, namespace: str, w
     out = kubectl("apply", "-f", "-", input=bad)
     assert out.returncode != 0
     assert "replicas" in out.stderr
+
+
+def test_kubectl_create_builtin_kinds(kubectl: Any, namespace: str) -> None:
+    """kubectl create <kind> sends protobuf bodies."""
+    kubectl("create", "configmap", "cm", "-n", namespace, "--from-literal=a=b", check=True)
+    kubectl("create", "secret", "generic", "s", "-n", namespace, "--from-literal=k=v", check=True)
+    kubectl("create", "serviceaccount", "sa", "-n", namespace, check=True)
+    kubectl("create", "role", "r", "-n", namespace, "--verb=get", "--resource=pods", check=True)
+    kubectl("create", "rolebinding", "rb", "-n", namespace, "--role=r", "--user=u", check=True)
+    kubectl("create", "service", "clusterip", "svc", "-n", namespace, "--tcp=80:8080", check=True)
+    cm = json.loads(kubectl("get", "configmap", "cm", "-n", namespace, "-o", "json", check=True).stdout)
+    assert cm["data"] == {"a": "b"}
+    svc = json.loads(kubectl("get", "service", "svc", "-n", namespace, "-o", "json", check=True).stdout)
+    assert svc["spec"]["ports"][0]["targetPort"] == 8080

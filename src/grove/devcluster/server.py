@@ -19,7 +19,7 @@ import structlog
 import yaml
 from aiohttp import web
 
-from grove.devcluster import discovery, errors, tables
+from grove.devcluster import discovery, errors, protobuf, tables
 from grove.devcluster.errors import ApiError
 from grove.devcluster.faults import Faults
 from grove.devcluster.openapi import OpenAPICache
@@ -281,7 +281,9 @@ class ApiServer:
         if not raw:
             return None
         ctype = request.content_type
-        if ctype in ("application/vnd.kubernetes.protobuf", "application/cbor"):
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(raw)
+        if ctype == "application/cbor":
             raise errors.unsupported_media_type(ctype, ["application/json", "application/yaml"])
         if ctype == "application/apply-patch+yaml" or ctype.endswith("yaml"):
             return yaml.load(raw, Loader=_YAML_LOADER)
