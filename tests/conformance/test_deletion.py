@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -190,11 +191,12 @@ async def test_binding_sets_node_and_condition(raw: Any, namespace: str) -> None
 
 
 async def test_deleting_namespace_removes_its_content(raw: Any, wait_for: Any) -> None:
-    await raw.ok("POST", "/api/v1/namespaces", {"metadata": {"name": "t-ns-deletion"}})
-    path = CM.format(ns="t-ns-deletion")
+    name = f"t-del-{uuid.uuid4().hex[:8]}"
+    await raw.ok("POST", "/api/v1/namespaces", {"metadata": {"name": name}})
+    path = CM.format(ns=name)
     await raw.ok("POST", path, {"metadata": {"name": "c"}})
     await raw.ok("POST", path, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}})
-    ns = await raw.ok("DELETE", "/api/v1/namespaces/t-ns-deletion")
+    ns = await raw.ok("DELETE", f"/api/v1/namespaces/{name}")
     assert ns["status"]["phase"] == "Terminating"
     status, body, _ = await raw.request("POST", path, {"metadata": {"name": "d"}})
     assert status == 403 and body["reason"] == "Forbidden"
@@ -205,8 +207,6 @@ async def test_deleting_namespace_removes_its_content(raw: Any, wait_for: Any) -
         return bool(held["metadata"].get("deletionTimestamp"))
 
     await wait_for(held_terminating, message="finalized content marked for deletion")
-    assert await _exists(raw, "/api/v1/namespaces/t-ns-deletion"), "namespace waits for its content"
+    assert await _exists(raw, f"/api/v1/namespaces/{name}"), "namespace waits for its content"
     await raw.ok("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
-    await wait_for(
-        lambda: _gone(raw, "/api/v1/namespaces/t-ns-deletion"), timeout=30, message="namespace removed"
-    )
+    await wait_for(lambda: _gone(raw, f"/api/v1/namespaces/{name}"), timeout=30, message="namespace removed")

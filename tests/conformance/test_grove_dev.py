@@ -41,3 +41,23 @@ def test_grove_dev_serves_kubectl_and_stops_on_sigterm(tmp_path: Path) -> None:
     assert proc.returncode == 0, output
     assert "export KUBECONFIG=" in output
     assert "kubectl apply --server-side -f deploy/crds/" in output
+
+
+def test_tls_cluster_serves_kubectl(tmp_path: Path) -> None:
+    from grove.devcluster import ThreadedDevCluster
+
+    dev = ThreadedDevCluster(tls=True)
+    dev.start()
+    try:
+        assert dev.url.startswith("https://")
+        out = subprocess.run(
+            [KUBECTL, "--kubeconfig", dev.kubeconfig_path, "get", "namespaces", "-o", "name"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={"KUBECACHEDIR": str(tmp_path / "cache"), "PATH": "/usr/bin:/bin"},
+        )
+        assert out.returncode == 0, out.stderr
+        assert "namespace/kube-system" in out.stdout.split()
+    finally:
+        dev.stop()

@@ -170,3 +170,13 @@ def test_kubectl_create_builtin_kinds(kubectl: Any, namespace: str) -> None:
     assert cm["data"] == {"a": "b"}
     svc = json.loads(kubectl("get", "service", "svc", "-n", namespace, "-o", "json", check=True).stdout)
     assert svc["spec"]["ports"][0]["targetPort"] == 8080
+
+
+def test_kubectl_apply_rejects_unknown_fields_strictly(
+    kubectl: Any, namespace: str, widgets_crd: str
+) -> None:
+    doc = yaml.safe_load(WIDGET.format(name="strict", ns=namespace, replicas=1))
+    doc["spec"]["bogus"] = 1
+    out = kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
+    assert out.returncode != 0
+    assert 'unknown field "spec.bogus"' in out.stderr

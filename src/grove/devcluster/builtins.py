@@ -730,6 +730,26 @@ def crd_type(status_verbs: tuple[str, ...]) -> ResourceType:
     )
 
 
-def bootstrap_namespaces() -> list[JSON]:
-    """Namespaces every cluster starts with."""
-    return [{"metadata": {"name": n}} for n in ("default", "kube-system", "kube-public", "kube-node-lease")]
+def bootstrap_objects() -> list[tuple[str, str | None, JSON]]:
+    """(resource, namespace, object) every cluster starts with: namespaces and the ``kubernetes`` Service."""
+    out: list[tuple[str, str | None, JSON]] = [
+        ("namespaces", None, {"metadata": {"name": n}})
+        for n in ("default", "kube-system", "kube-public", "kube-node-lease")
+    ]
+    out.append(
+        (
+            "services",
+            "default",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                },
+            },
+        )
+    )
+    return out

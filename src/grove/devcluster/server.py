@@ -321,7 +321,10 @@ class ApiServer:
             return []
         messages = [f'unknown field "{u}"' for u in unknown]
         if directive == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(messages))
+            raise errors.bad_request(
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                "strict decoding error: " + ", ".join(messages)
+            )
         return messages
 
     @staticmethod

@@ -117,10 +117,10 @@ class Store:
         self._admission: list[Admission] = []
         self._expire_next_watch = False
         self.clock: Callable[[], float] = time.time
-        from grove.devcluster.builtins import bootstrap_namespaces
+        from grove.devcluster.builtins import bootstrap_objects
 
-        for ns in bootstrap_namespaces():
-            self.create("namespaces", ns)
+        for resource, namespace, obj in bootstrap_objects():
+            self.create(resource, obj, namespace)
 
     # ----------------------------------------------------------------- plumbing
 
