@@ -117,6 +117,7 @@ class Store:
         self._admission: list[Admission] = []
         self._expire_next_watch = False
         self.clock: Callable[[], float] = time.time
+        registry.on_change(self._refresh_bucket_types)
         from grove.devcluster.builtins import bootstrap_objects
 
         for resource, namespace, obj in bootstrap_objects():
@@ -139,6 +140,14 @@ class Store:
             storage_type = self.registry.storage_types().get(rtype.storage, rtype)
             b = self._buckets[rtype.storage] = _Bucket(storage_type, self.watch_history)
         return b
+
+    def _refresh_bucket_types(self) -> None:
+        # A CRD update re-registers its types: buckets must describe objects with the new schema.
+        types = self.registry.storage_types()
+        for storage, bucket in self._buckets.items():
+            t = types.get(storage)
+            if t is not None:
+                bucket.rtype = t
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(storage_type, event)`` synchronously after every write; returns an unsubscribe."""
