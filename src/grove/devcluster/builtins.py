@@ -11,7 +11,6 @@ from typing import Any
 from grove.devcluster import errors, meta
 from grove.devcluster.errors import Cause
 from grove.devcluster.resources import (
-    PrinterColumn,
     ResourceType,
     Strategy,
     default_field_getters,
@@ -724,7 +723,6 @@ def crd_type(status_verbs: tuple[str, ...]) -> ResourceType:
         has_generation=True,
         strategy=CRDStrategy(),
         merge_keys=dict(METADATA_MERGE_KEYS),
-        printer_columns=(PrinterColumn("Created At", "date", ".metadata.creationTimestamp"),),
         description="CustomResourceDefinition represents a resource that should be exposed on the API "
         "server.",
     )
