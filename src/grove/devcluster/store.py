@@ -197,6 +197,11 @@ class Store:
         obj = bucket.objects.get(loc[1])
         return (bucket.rtype, obj) if obj is not None else None
 
+    def by_key(self, resource: str | ResourceType, name: str, namespace: str | None = None) -> JSON | None:
+        """The stored object (storage form, shared) or None, without raising."""
+        rtype = self.resolve(resource)
+        return self._bucket(rtype).objects.get(meta.key_of(self._namespace_for(rtype, namespace), name))
+
     def dependents(self, owner_uid: str) -> list[tuple[ResourceType, JSON]]:
         """Objects whose ownerReferences name ``owner_uid`` (storage form)."""
         out: list[tuple[ResourceType, JSON]] = []
