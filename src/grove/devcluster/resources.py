@@ -70,6 +70,9 @@ class Strategy:
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         """Reset fields a create may not set and apply defaults (``PrepareForCreate`` + defaulting)."""
 
+    def admit_create(self, rtype: ResourceType, obj: JSON) -> None:
+        """Mutations admission plugins make on create (after field ownership is recorded, as in kube)."""
+
     def validate_create(self, rtype: ResourceType, obj: JSON) -> list[Cause]:
         """Field errors of a new object."""
         return []

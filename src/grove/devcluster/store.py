@@ -562,6 +562,7 @@ class Store:
         from grove.devcluster import apply as ssa
 
         ssa.track_create(rtype, body, field_manager)
+        rtype.strategy.admit_create(rtype, body)
         self._admit("CREATE", rtype, body, None)
         if dry_run:
             return rtype.encode(body)
