@@ -371,10 +371,6 @@ class Store:
                 n += 1
         return n
 
-    def watcher_count(self) -> int:
-        """Open watches, all resources."""
-        return sum(len(b.watchers) for b in self._buckets.values())
-
     # ----------------------------------------------------------------- writes
 
     def _check_namespace(self, rtype: ResourceType, ns: str, name: str) -> None:
