@@ -9,6 +9,7 @@ import itertools
 from typing import Any
 
 from grove.devcluster import errors, meta
+from grove.devcluster.builtin_schemas import schema_for
 from grove.devcluster.errors import Cause
 from grove.devcluster.resources import (
     ResourceType,
@@ -549,7 +550,14 @@ def _event_getters() -> dict[str, FieldGetter]:
 
 
 def builtin_types() -> list[ResourceType]:
-    """Every built-in resource the dev cluster serves."""
+    """Every built-in resource the dev cluster serves (with the structural schema of its kind)."""
+    types = _types()
+    for t in types:
+        t.schema = schema_for(t.group, t.version, t.kind)
+    return types
+
+
+def _types() -> list[ResourceType]:
     core_status = ("get", "patch", "update")
     rbac = "rbac.authorization.k8s.io"
     return [
