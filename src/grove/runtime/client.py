@@ -12,7 +12,10 @@ import asyncio
 import builtins
 import enum
 import json
+import os
+import platform
 import random
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -143,9 +146,12 @@ class Client:
         self.request_timeout = request_timeout
         self._limiter = TokenBucket(qps, burst) if qps else None
         self._rest = api_client.rest_client
-        self._headers = {"Accept": "application/json"}
-        if user_agent:
-            self._headers["User-Agent"] = user_agent
+        # The API server names field managers after the user agent's program part.
+        program = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"
+        self._headers = {
+            "Accept": "application/json",
+            "User-Agent": user_agent or f"{program}/v0.0.0 (python {platform.python_version()})",
+        }
         netloc = urlsplit(self.host).netloc or self.host
         self._host_label = netloc
         self._metric_children: dict[tuple[str, str], Any] = {}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from runtime_it_helpers import configmap, create_configmaps
 
-from grove.runtime.client import Client, PatchType, PropagationPolicy
+from grove.runtime.client import Client, PatchType, PropagationPolicy, RetryPolicy
 from grove.runtime.errors import AlreadyExists, Conflict, Invalid, NotFound, ServerError
 from grove.runtime.meta import mutable_copy
 from grove.runtime.resources import CONFIGMAPS, CUSTOM_RESOURCE_DEFINITIONS, PODS, Resource
@@ -214,6 +214,8 @@ async def test_idempotent_calls_retry_and_creates_do_not(
     if dev is None:
         pytest.skip("needs the embedded dev cluster (fault injection)")
     await client.create(CONFIGMAPS, configmap("r", namespace))
+    # Half the requests fail at random; with 30 retries a GET failing for good has odds of 2**-31.
+    client.retry = RetryPolicy(max_retries=30, base_delay=0.001, max_delay=0.01)
     dev.fail_requests(0.5, 500)
     try:
         # Every GET eventually succeeds: failures are retried with backoff.
