@@ -42,7 +42,9 @@ from grove.runtime.resources import Resource
 log = structlog.get_logger(__name__)
 
 Transform = Callable[[Obj], Obj]
-"""Applied to every object before it is stored (e.g. :func:`strip_managed_fields`); may modify it in place."""
+"""Applied to every object before it is stored (e.g. :func:`strip_managed_fields`). It may add, replace or
+delete keys of the object and of its ``metadata``, but must not modify other nested dicts in place: equal
+leaf objects are shared between cached objects (see :mod:`grove.runtime.decode`)."""
 
 
 def strip_managed_fields(obj: Obj) -> Obj:

@@ -90,14 +90,31 @@ def test_retry_policy_delays() -> None:
 
 
 def test_sharing_decoder_shares_keys_and_short_values() -> None:
-    decoder = SharingDecoder(max_values=4)
-    a = decoder.loads(b'{"metadata": {"name": "a", "phase": "Running"}}')
-    b = decoder.loads('{"metadata": {"name": "b", "phase": "Running"}}')
-    assert a == {"metadata": {"name": "a", "phase": "Running"}}
+    decoder = SharingDecoder(max_entries=4)
+    a = decoder.loads(b'{"metadata": {"name": "a", "phase": "Running", "labels": {}}}')
+    b = decoder.loads('{"metadata": {"name": "b", "phase": "Running", "labels": {}}}')
+    assert a == {"metadata": {"name": "a", "phase": "Running", "labels": {}}}
     key_a = next(iter(a))
     key_b = next(iter(b))
     assert key_a is key_b
     assert a["metadata"]["phase"] is b["metadata"]["phase"]
-    for i in range(10):  # the value table is bounded and starts over when full
-        decoder.loads(json.dumps({"v": f"unique-{i}"}))
+    for i in range(10):  # the tables are bounded and start over when full
+        decoder.loads(json.dumps({"v": f"unique-{i}", "nested": {"x": f"unique-{i}"}}))
     assert len(decoder._values) <= 4
+    assert len(decoder._leaves) <= 4
+
+
+def test_sharing_decoder_shares_equal_leaf_objects_only() -> None:
+    decoder = SharingDecoder()
+    docs = [
+        decoder.loads(
+            json.dumps({"name": n, "requests": {"cpu": "10m", "memory": "16Mi"}, "flags": {"a": v}})
+        )
+        for n, v in (("x", 1), ("y", 1), ("z", True), ("w", 1.0))
+    ]
+    assert docs[0]["requests"] is docs[1]["requests"] is docs[3]["requests"]
+    assert docs[0]["flags"] is docs[1]["flags"]
+    # Equal in Python, different in JSON: never conflated.
+    assert docs[2]["flags"] == {"a": True} and docs[2]["flags"]["a"] is True
+    assert docs[3]["flags"] == {"a": 1.0} and isinstance(docs[3]["flags"]["a"], float)
+    assert docs[0] is not docs[1]  # objects with nested dicts are never shared
