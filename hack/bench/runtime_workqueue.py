@@ -31,6 +31,7 @@ async def workers_draining_bursts() -> float:
     q: RateLimitingQueue[str] = RateLimitingQueue("bench", metrics=RuntimeMetrics())
     keys = [f"ns/obj-{i}" for i in range(10_000)]
     gets = 0
+    drained = asyncio.Event()
 
     async def worker() -> None:
         nonlocal gets
@@ -41,6 +42,8 @@ async def workers_draining_bursts() -> float:
                 return
             gets += 1
             q.done(item)
+            if not len(q):
+                drained.set()
 
     tasks = [asyncio.create_task(worker()) for _ in range(4)]
     adds = 0
@@ -49,9 +52,8 @@ async def workers_draining_bursts() -> float:
         for k in keys:
             q.add(k)
             adds += 1
-        await asyncio.sleep(0)
-        while len(q):
-            await asyncio.sleep(0)
+        drained.clear()
+        await drained.wait()
     await q.shut_down_with_drain()
     await asyncio.gather(*tasks)
     return (adds + gets) / (time.perf_counter() - start)
