@@ -200,7 +200,7 @@ class Client:
         If a continue token expires mid-way (410), the list starts over without paging, as client-go's pager.
         """
         query = self._selectors(label_selector, field_selector)
-        if resource_version is not None:
+        if resource_version:
             query.append(("resourceVersion", resource_version))
             if resource_version_match:
                 query.append(("resourceVersionMatch", resource_version_match))

@@ -250,6 +250,12 @@ class Informer:
                 self._rv_unavailable = True
                 need_list = True
                 reason = f"gone: {exc.message}"
+            except ApiError as exc:
+                # As client-go: throttling and server errors retry the same step; anything else (a watch
+                # ERROR event, 403, ...) is answered with a fresh list.
+                if exc.status != 429 and exc.status < 500:
+                    need_list = True
+                reason = str(exc)
             except (KubeError, OSError) as exc:
                 reason = str(exc)
             except asyncio.CancelledError:

@@ -227,12 +227,9 @@ class Manager:
         assert self._done is not None
         try:
             await asyncio.shield(self._done)
-        except asyncio.CancelledError:
-            self._log.info("manager.cancelled")
         finally:
+            # Also on cancellation: shut down gracefully, then let the CancelledError through.
             await self.shutdown()
-        if self._done.done() and not self._done.cancelled():
-            self._done.result()
 
     def request_stop(self) -> None:
         """Asks :meth:`run` to shut down gracefully (safe to call from a signal handler)."""
