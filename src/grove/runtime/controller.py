@@ -233,7 +233,10 @@ class Controller:
 
     def enqueue(self, request: Request, after: float = 0.0) -> None:
         """Queues a reconcile of ``request`` from outside the watches (optionally after ``after`` seconds)."""
-        self.queue.add_after(request, after) if after > 0 else self.queue.add(request)
+        if after > 0:
+            self.queue.add_after(request, after)
+        else:
+            self.queue.add(request)
 
     @property
     def started(self) -> bool:

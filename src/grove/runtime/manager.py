@@ -211,6 +211,10 @@ class Manager:
             await self._start_server()
         self.events.start()
         self.informers.start()
+        if any(not c.need_leader_election for c in self._controllers.values()):
+            self._runnables.insert(
+                0, _RunnableSpec("controllers-without-leader-election", self._run_free_controllers, False)
+            )
         for spec in self._runnables:
             if not spec.need_leader_election:
                 self._start_runnable(spec)
@@ -251,6 +255,7 @@ class Manager:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._election_task
         await self._stop_leader_work()
+        await self._stop_controllers(leader=False)
         for spec in self._runnables:
             await self._cancel(spec)
         if self.elector is not None and self.elector.is_leader and self.elector.config.release_on_cancel:
@@ -284,18 +289,30 @@ class Manager:
         for spec in self._runnables:
             if spec.need_leader_election:
                 self._start_runnable(spec)
-        await asyncio.gather(*(c.start() for c in self._controllers.values()))
+        await self._start_controllers(leader=True)
 
     async def _stop_leader_work(self) -> None:
         was_leading = self._leading.is_set()
         self._leading.clear()
         if not was_leading:
             return
-        grace = self.options.graceful_shutdown_timeout
-        await asyncio.gather(*(c.stop(grace) for c in self._controllers.values() if c.started))
+        await self._stop_controllers(leader=True)
         for spec in self._runnables:
             if spec.need_leader_election:
                 await self._cancel(spec)
+
+    async def _run_free_controllers(self) -> None:
+        await self._start_controllers(leader=False)
+
+    async def _start_controllers(self, *, leader: bool) -> None:
+        """Starts the controllers that need leader election (``leader``) or those that do not."""
+        chosen = [c for c in self._controllers.values() if c.need_leader_election == leader]
+        await asyncio.gather(*(c.start() for c in chosen))
+
+    async def _stop_controllers(self, *, leader: bool) -> None:
+        grace = self.options.graceful_shutdown_timeout
+        chosen = [c for c in self._controllers.values() if c.need_leader_election == leader and c.started]
+        await asyncio.gather(*(c.stop(grace) for c in chosen))
 
     def _start_runnable(self, spec: _RunnableSpec) -> None:
         async def run() -> None:

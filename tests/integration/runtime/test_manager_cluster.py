@@ -207,3 +207,46 @@ async def test_event_recorder_deduplicates_with_a_count(
 async def _two(fetch: Callable[[], Awaitable[list[dict[str, Any]]]]) -> list[dict[str, Any]] | None:
     items = await fetch()
     return items if len(items) == 2 else None
+
+
+async def test_controllers_without_leader_election_run_on_a_standby(
+    cluster: Any, client: Client, namespace: str, wait_for: WaitFor
+) -> None:
+    lease = f"lease-{uuid.uuid4().hex[:6]}"
+    await client.create(
+        LEASES,
+        {
+            "apiVersion": "coordination.k8s.io/v1",
+            "kind": "Lease",
+            "metadata": {"name": lease, "namespace": namespace},
+            "spec": {"holderIdentity": "someone-else", "leaseDurationSeconds": 3600},
+        },
+    )
+    mgr_client = await Client.connect(cluster.kubeconfig)
+    election = LeaderElectionConfig(
+        lease, namespace, lease_duration=LEASE, renew_deadline=RENEW, retry_period=RETRY
+    )
+    mgr = Manager(
+        mgr_client, ManagerOptions(metrics_port=None, leader_election=election, informer_options=FAST)
+    )
+    informer = mgr.informer(CONFIGMAPS, namespace=namespace)
+    free: list[str] = []
+    gated: list[str] = []
+
+    async def reconcile_free(req: Request) -> None:
+        free.append(req.name)
+
+    async def reconcile_gated(req: Request) -> None:
+        gated.append(req.name)
+
+    mgr.new_controller("free", reconcile_free, need_leader_election=False).for_(informer)
+    mgr.new_controller("gated", reconcile_gated).for_(informer)
+    task = asyncio.create_task(mgr.run())
+    try:
+        await client.create(CONFIGMAPS, configmap("x", namespace))
+        await wait_for(lambda: "x" in free, message="the controller without leader election reconciling")
+        assert not mgr.is_leader and gated == []
+    finally:
+        mgr.request_stop()
+        await task
+        await mgr_client.close()
