@@ -60,7 +60,8 @@ def cluster() -> Iterator[ClusterHandle]:
     if real:
         yield ClusterHandle(kubeconfig=real, dev=None)
         return
-    dev = ThreadedDevCluster(port=0)
+    # Bookmarks every second (kube-apiserver: about a minute) so watch tests need not wait.
+    dev = ThreadedDevCluster(port=0, bookmark_interval=1.0)
     dev.start()
     try:
         yield ClusterHandle(kubeconfig=dev.kubeconfig_path, dev=dev)

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Sequence
 
 # name -> (module, one-line help)
-COMMANDS: dict[str, tuple[str, str]] = {}
+COMMANDS: dict[str, tuple[str, str]] = {
+    "dev": ("grove.devcluster.command", "run the embedded dev cluster (Kubernetes API emulator) for kubectl"),
+}
 
 
 def _build_parser(command: str | None) -> argparse.ArgumentParser:

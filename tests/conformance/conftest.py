@@ -67,6 +67,18 @@ class Raw:
         assert 200 <= status < 300, f"{method} {path} -> {status}: {decoded}"
         return decoded
 
+    async def open_watch(self, path: str, query: dict[str, Any]) -> Any:
+        """Start a watch; returns the streaming response (read lines from ``.content``, then ``close()``)."""
+        resp = await self.api.rest_client.request(
+            "GET",
+            self.host + path,
+            query_params={"watch": "true", **query},
+            headers=self._headers("application/json", "application/json"),
+            _preload_content=False,
+        )
+        assert resp.status == 200, await resp.text()
+        return resp
+
     async def watch(
         self,
         path: str,

@@ -16,9 +16,10 @@ list is atomic.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from grove.devcluster import errors, meta
 from grove.devcluster.errors import ApiError
@@ -58,14 +59,17 @@ def applying(config: JSON) -> Iterator[None]:
         _applying.pop()
 
 
+def _json_scalar(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
 def _key_id(item: JSON, keys: list[str]) -> str:
-    return "k:" + json.dumps(
-        {k: item[k] for k in sorted(keys) if k in item}, separators=(",", ":"), sort_keys=True
-    )
+    parts = [f'"{k}":{_json_scalar(item[k])}' for k in sorted(keys) if k in item]
+    return "k:{" + ",".join(parts) + "}"
 
 
 def _value_id(value: Any) -> str:
-    return "v:" + json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return "v:" + _json_scalar(value)
 
 
 def leaf_values(

@@ -11,7 +11,6 @@ from typing import Any
 from grove.devcluster import errors, meta
 from grove.devcluster.errors import Cause
 from grove.devcluster.resources import (
-    PrinterColumn,
     ResourceType,
     Strategy,
     default_field_getters,
@@ -343,6 +342,9 @@ class NamespaceStrategy(Strategy):
         md = new["metadata"]
         md["labels"] = {**(md.get("labels") or {}), "kubernetes.io/metadata.name": old["metadata"]["name"]}
 
+    def holds(self, obj: JSON) -> bool:
+        return bool((obj.get("spec") or {}).get("finalizers"))
+
     def defer_delete(self, rtype: ResourceType, obj: JSON) -> bool:
         name = obj["metadata"]["name"]
         if name in PROTECTED_NAMESPACES:
@@ -671,6 +673,8 @@ def builtin_types() -> list[ResourceType]:
             to_storage=_event_to_core,
             from_storage=_event_from_core,
             storage_version="v1",
+            storage_name="events",
+            storage_group="",
         ),
         ResourceType(
             "coordination.k8s.io",
@@ -719,12 +723,31 @@ def crd_type(status_verbs: tuple[str, ...]) -> ResourceType:
         has_generation=True,
         strategy=CRDStrategy(),
         merge_keys=dict(METADATA_MERGE_KEYS),
-        printer_columns=(PrinterColumn("Created At", "date", ".metadata.creationTimestamp"),),
         description="CustomResourceDefinition represents a resource that should be exposed on the API "
         "server.",
     )
 
 
-def bootstrap_namespaces() -> list[JSON]:
-    """Namespaces every cluster starts with."""
-    return [{"metadata": {"name": n}} for n in ("default", "kube-system", "kube-public", "kube-node-lease")]
+def bootstrap_objects() -> list[tuple[str, str | None, JSON]]:
+    """(resource, namespace, object) every cluster starts with: namespaces and the ``kubernetes`` Service."""
+    out: list[tuple[str, str | None, JSON]] = [
+        ("namespaces", None, {"metadata": {"name": n}})
+        for n in ("default", "kube-system", "kube-public", "kube-node-lease")
+    ]
+    out.append(
+        (
+            "services",
+            "default",
+            {
+                "metadata": {
+                    "name": "kubernetes",
+                    "labels": {"component": "apiserver", "provider": "kubernetes"},
+                },
+                "spec": {
+                    "clusterIP": "10.96.0.1",
+                    "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+                },
+            },
+        )
+    )
+    return out

@@ -63,6 +63,10 @@ class Strategy:
         """Whether a delete only marks the object terminating (namespaces with finalizers); may edit it."""
         return False
 
+    def holds(self, obj: JSON) -> bool:
+        """Whether anything besides ``metadata.finalizers`` keeps a terminating object (namespaces)."""
+        return False
+
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         """Reset fields a create may not set and apply defaults (``PrepareForCreate`` + defaulting)."""
 
@@ -159,6 +163,9 @@ class ResourceType:
     to_storage: Converter | None = None
     from_storage: Converter | None = None
     storage_version: str = ""
+    # Storage bucket shared with another group's resource (events.k8s.io events live with core events).
+    storage_name: str = ""
+    storage_group: str | None = None
     preferred: bool = True
     description: str = ""
 
@@ -176,12 +183,15 @@ class ResourceType:
     @property
     def storage(self) -> str:
         """Storage bucket key: ``plural.group`` (``plural`` for the core group)."""
+        if self.storage_name:
+            return self.storage_name
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     @property
     def storage_api_version(self) -> str:
         """apiVersion of stored objects."""
-        return f"{self.group}/{self.storage_version}" if self.group else self.storage_version
+        group = self.group if self.storage_group is None else self.storage_group
+        return f"{group}/{self.storage_version}" if group else self.storage_version
 
     @property
     def list_kind(self) -> str:
@@ -224,6 +234,7 @@ class Registry:
 
     def __init__(self, types: Iterable[ResourceType] = ()) -> None:
         self._by_gvr: dict[tuple[str, str, str], ResourceType] = {}
+        self._resolved: dict[str, ResourceType] = {}
         self._listeners: list[Listener] = []
         self.generation = 0
         for t in types:
@@ -250,6 +261,7 @@ class Registry:
 
     def _changed(self) -> None:
         self.generation += 1
+        self._resolved.clear()
         for listener in self._listeners:
             listener()
 
@@ -285,6 +297,9 @@ class Registry:
         """
         if isinstance(resource, ResourceType):
             return resource
+        cached = self._resolved.get(resource)
+        if cached is not None:
+            return cached
         candidates: list[ResourceType] = []
         for t in self._by_gvr.values():
             if (
@@ -295,6 +310,7 @@ class Registry:
         if not candidates:
             raise bad_request(f"the server doesn't have a resource type {resource!r}")
         candidates.sort(key=lambda t: (t.group != "", not t.preferred))
+        self._resolved[resource] = candidates[0]
         return candidates[0]
 
     def by_kind(self, api_version: str, kind: str) -> ResourceType | None:
@@ -312,7 +328,7 @@ class Registry:
         """One type per storage bucket (the storage version's)."""
         out: dict[str, ResourceType] = {}
         for t in self._by_gvr.values():
-            if t.storage not in out or t.version == t.storage_version:
+            if t.storage not in out or t.api_version == t.storage_api_version:
                 out[t.storage] = t
         return out
 

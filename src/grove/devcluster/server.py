@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import random
 import ssl
 from typing import Any
 from urllib.parse import unquote
 
+import orjson
 import structlog
 import yaml
 from aiohttp import web
 
-from grove.devcluster import discovery, errors, tables
+from grove.devcluster import discovery, errors, protobuf, tables
 from grove.devcluster.errors import ApiError
 from grove.devcluster.faults import Faults
 from grove.devcluster.openapi import OpenAPICache
@@ -66,7 +66,7 @@ _TRUE = ("true", "1", "True", "TRUE")
 _JSON_CT = "application/json"
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_json_loads = json.loads
+_json_loads = orjson.loads
 
 
 def _json_response(obj: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -171,7 +171,7 @@ class ApiServer:
             return self._non_resource(request, path)
         except ApiError as e:
             return _error_response(e)
-        except (ValueError, yaml.YAMLError) as e:
+        except (ValueError, yaml.YAMLError, orjson.JSONDecodeError) as e:
             return _error_response(errors.bad_request(f"error decoding request: {e}"))
         except Exception as e:  # an emulator bug must still answer like an apiserver would
             log.exception("request.failed", path=path, method=request.method)
@@ -281,6 +281,10 @@ class ApiServer:
         if not raw:
             return None
         ctype = request.content_type
+        if ctype == "application/vnd.kubernetes.protobuf":
+            return protobuf.decode(raw)
+        if ctype == "application/cbor":
+            raise errors.unsupported_media_type(ctype, ["application/json", "application/yaml"])
         if ctype == "application/apply-patch+yaml" or ctype.endswith("yaml"):
             return yaml.load(raw, Loader=_YAML_LOADER)
         return _json_loads(raw)
@@ -317,7 +321,10 @@ class ApiServer:
             return []
         messages = [f'unknown field "{u}"' for u in unknown]
         if directive == "Strict":
-            raise errors.bad_request("strict decoding error: " + ", ".join(messages))
+            raise errors.bad_request(
+                f'{rtype.kind} in version "{rtype.version}" cannot be handled as a {rtype.kind}: '
+                "strict decoding error: " + ", ".join(messages)
+            )
         return messages
 
     @staticmethod

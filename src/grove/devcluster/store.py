@@ -117,10 +117,11 @@ class Store:
         self._admission: list[Admission] = []
         self._expire_next_watch = False
         self.clock: Callable[[], float] = time.time
-        from grove.devcluster.builtins import bootstrap_namespaces
+        registry.on_change(self._refresh_bucket_types)
+        from grove.devcluster.builtins import bootstrap_objects
 
-        for ns in bootstrap_namespaces():
-            self.create("namespaces", ns)
+        for resource, namespace, obj in bootstrap_objects():
+            self.create(resource, obj, namespace)
 
     # ----------------------------------------------------------------- plumbing
 
@@ -139,6 +140,14 @@ class Store:
             storage_type = self.registry.storage_types().get(rtype.storage, rtype)
             b = self._buckets[rtype.storage] = _Bucket(storage_type, self.watch_history)
         return b
+
+    def _refresh_bucket_types(self) -> None:
+        # A CRD update re-registers its types: buckets must describe objects with the new schema.
+        types = self.registry.storage_types()
+        for storage, bucket in self._buckets.items():
+            t = types.get(storage)
+            if t is not None:
+                bucket.rtype = t
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(storage_type, event)`` synchronously after every write; returns an unsubscribe."""
@@ -187,6 +196,11 @@ class Store:
         bucket = self._buckets[loc[0]]
         obj = bucket.objects.get(loc[1])
         return (bucket.rtype, obj) if obj is not None else None
+
+    def by_key(self, resource: str | ResourceType, name: str, namespace: str | None = None) -> JSON | None:
+        """The stored object (storage form, shared) or None, without raising."""
+        rtype = self.resolve(resource)
+        return self._bucket(rtype).objects.get(meta.key_of(self._namespace_for(rtype, namespace), name))
 
     def dependents(self, owner_uid: str) -> list[tuple[ResourceType, JSON]]:
         """Objects whose ownerReferences name ``owner_uid`` (storage form)."""
@@ -682,6 +696,7 @@ class Store:
             md.get("deletionTimestamp")
             and not md.get("finalizers")
             and md.get("deletionGracePeriodSeconds", 0) == 0
+            and not rtype.strategy.holds(new)
         ):
             del bucket.objects[key]
             self._index(rtype.storage, key, old, None)

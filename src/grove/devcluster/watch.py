@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from grove.devcluster.errors import ApiError
 from grove.devcluster.selectors import FieldSelector, LabelSelector
@@ -31,12 +32,10 @@ ERROR = "ERROR"
 
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
-_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
-
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON bytes, as the API server writes them."""
-    return _dumps(obj).encode()
+    return orjson.dumps(obj)
 
 
 class WatchEvent:
