@@ -106,7 +106,10 @@ async def serve(n: int) -> None:
     await cluster.start()
     store = cluster.store
     store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    # Real owners: the cluster's garbage collector deletes pods whose owner does not exist.
+    # Real nodes and owners: the cluster's garbage collectors delete pods bound to missing nodes and pods
+    # whose owner does not exist.
+    for k in range(40):
+        store.create("nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": f"node-{k}"}})
     owner_uids = {}
     for k in range((n + 499) // 500):
         owner = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"pcs-{k}-worker"}}
