@@ -325,21 +325,14 @@ class Controller:
                     m.errors.inc()
                     m.total_error.inc()
                 log.error("reconcile.terminal_error", error=str(exc), exc_info=exc)
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the worker itself is being cancelled (controller stopping)
+                # A CancelledError leaking out of the reconcile's own tasks is just another error.
+                self._record_error(req, exc)
             except Exception as exc:
-                self.queue.add_rate_limited(req)
-                if m is not None:
-                    m.errors.inc()
-                    m.total_error.inc()
-                    if isinstance(exc, _ReconcileTimeout):
-                        m.timeouts.inc()
-                log.error(
-                    "reconcile.error",
-                    error=str(exc) or type(exc).__name__,
-                    requeues=self.queue.num_requeues(req),
-                    exc_info=exc,
-                )
+                self._record_error(req, exc)
             else:
                 if result.requeue_after > 0:
                     self.queue.forget(req)
@@ -357,6 +350,21 @@ class Controller:
             finally:
                 if m is not None:
                     m.time.observe(time.perf_counter() - started)
+
+    def _record_error(self, req: Request, exc: BaseException) -> None:
+        self.queue.add_rate_limited(req)
+        m = self._m
+        if m is not None:
+            m.errors.inc()
+            m.total_error.inc()
+            if isinstance(exc, _ReconcileTimeout):
+                m.timeouts.inc()
+        log.error(
+            "reconcile.error",
+            error=str(exc) or type(exc).__name__,
+            requeues=self.queue.num_requeues(req),
+            exc_info=exc,
+        )
 
     async def _call_reconcile(self, req: Request) -> Result:
         if self.reconcile_timeout is None:

@@ -393,3 +393,19 @@ async def test_start_without_watches_fails() -> None:
 
     with pytest.raises(RuntimeError, match="no watches"):
         await Controller("c", reconcile).start()
+
+
+async def test_stray_cancelled_error_is_an_error_not_a_dead_worker(eventually: Eventually) -> None:
+    calls = 0
+
+    async def reconcile(req: Request) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise asyncio.CancelledError()  # leaked from some inner task, not a cancellation of the worker
+
+    ctrl, source, metrics = await run_controller(reconcile)
+    source.add(obj("a"))
+    await eventually(lambda: calls == 2)
+    assert sample(metrics, "controller_runtime_reconcile_errors_total", controller="test") == 1
+    await ctrl.stop()
