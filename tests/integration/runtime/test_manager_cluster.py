@@ -5,6 +5,8 @@ and the event recorder's dedup."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -250,3 +252,23 @@ async def test_controllers_without_leader_election_run_on_a_standby(
         mgr.request_stop()
         await task
         await mgr_client.close()
+
+
+async def test_sigterm_stops_the_manager_gracefully(
+    cluster: Any, client: Client, namespace: str, wait_for: WaitFor
+) -> None:
+    mgr = Manager(client, ManagerOptions(metrics_port=None, handle_signals=True, informer_options=FAST))
+    informer = mgr.informer(CONFIGMAPS, namespace=namespace)
+    seen: list[str] = []
+
+    async def reconcile(req: Request) -> None:
+        seen.append(req.name)
+
+    mgr.new_controller("cm", reconcile).for_(informer)
+    task = asyncio.create_task(mgr.run())
+    await wait_for(lambda: mgr.is_leader and mgr.controllers[0].started, message="the manager running")
+    await client.create(CONFIGMAPS, configmap("before-sigterm", namespace))
+    await wait_for(lambda: "before-sigterm" in seen)
+    os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(task, 10)  # returns normally: a requested stop, not a failure
+    assert not mgr.is_leader
