@@ -210,3 +210,26 @@ async def test_deleting_namespace_removes_its_content(raw: Any, wait_for: Any) -
     assert await _exists(raw, f"/api/v1/namespaces/{name}"), "namespace waits for its content"
     await raw.ok("PATCH", f"{path}/held", {"metadata": {"finalizers": None}}, content_type=MERGE)
     await wait_for(lambda: _gone(raw, f"/api/v1/namespaces/{name}"), timeout=30, message="namespace removed")
+
+
+@pytest.mark.devonly
+async def test_pod_gc_deletes_pods_of_missing_nodes(dev: Any, wait_for: Any) -> None:
+    from grove.devcluster import DevCluster
+
+    cluster = DevCluster(pod_gc_quarantine=0.05)
+    await cluster.start()
+    try:
+        store = cluster.store
+        store.create("nodes", {"metadata": {"name": "n1"}})
+        store.create("pods", pod("p"), "default")
+        store.bind_pod("p", "default", {"target": {"kind": "Node", "name": "n1"}})
+        store.delete("pods", "p", "default")
+        assert store.get("pods", "p", "default")["metadata"]["deletionTimestamp"]
+        store.delete("nodes", "n1")
+
+        def gone() -> bool:
+            return store.by_key("pods", "p", "default") is None
+
+        await wait_for(gone, message="pod of a deleted node collected")
+    finally:
+        await cluster.stop()

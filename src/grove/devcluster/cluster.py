@@ -52,7 +52,8 @@ class DevCluster:
 
     ``nodes`` is the number of fake nodes the node component (if one is added) creates; ``watch_history``
     bounds each resource's event history (older resourceVersions get 410 Gone); ``bookmark_interval`` is
-    how often watches that allow bookmarks get one.
+    how often watches that allow bookmarks get one; ``pod_gc_quarantine`` how long pods bound to a missing
+    node survive before the pod GC deletes them.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class DevCluster:
         watch_history: int = 10_000,
         bookmark_interval: float = 60.0,
         kubeconfig_path: str | None = None,
+        pod_gc_quarantine: float = 40.0,
         simulation: SimulationOptions | None = None,
     ) -> None:
         if nodes < 0:
@@ -79,7 +81,7 @@ class DevCluster:
         self.store = Store(self.registry, watch_history=watch_history)
         self.store.subscribe(serve_crds(self.registry, self.store.drop_resource))
         self.faults = Faults(self.store)
-        self.controllers = Controllers(self.store)
+        self.controllers = Controllers(self.store, pod_gc_quarantine=pod_gc_quarantine)
         self.server = ApiServer(self.store, self.faults, bookmark_interval=bookmark_interval)
         self._components: list[Component] = []
         self._started: list[Component] = []

@@ -8,6 +8,8 @@
 * Namespace controller: empties a terminating namespace, then finalizes and removes it.
 * CRD finalizer: deletes every custom resource of a CRD being deleted, then lets it go.
 * Service account controller: a ``default`` ServiceAccount in every namespace.
+* Pod GC (orphans): pods bound to a node that does not exist for ``pod_gc_quarantine`` seconds (40 in
+  kube-controller-manager) get phase Failed with a ``DisruptionTarget`` condition and are force-deleted.
 
 All of them react to store events and work asynchronously on the cluster's event loop, like the real
 controllers do (so a dependent still exists right after its owner's delete returns).
@@ -22,6 +24,7 @@ from typing import Any
 
 import structlog
 
+from grove.devcluster import meta
 from grove.devcluster.crds import CLEANUP_FINALIZER
 from grove.devcluster.errors import ApiError
 from grove.devcluster.resources import ResourceType
@@ -41,8 +44,10 @@ def _is_deleting_with(obj: JSON, finalizer: str) -> bool:
 class Controllers:
     """GC, namespace, CRD-cleanup and service-account controllers over one store."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, pod_gc_quarantine: float = 40.0) -> None:
         self.store = store
+        self.pod_gc_quarantine = pod_gc_quarantine
+        self._orphan_checks: set[str] = set()
         self._queue: deque[tuple[str, str]] = deque()
         self._queued: set[tuple[str, str]] = set()
         self._wakeup = asyncio.Event()
@@ -64,10 +69,6 @@ class Controllers:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-
-    def idle(self) -> bool:
-        """True when no work is queued (tests and benchmarks wait for quiescence with it)."""
-        return not self._queue
 
     # ----------------------------------------------------------------- event intake
 
@@ -95,6 +96,8 @@ class Controllers:
                 self._enqueue("namespace", ns)
             if rtype.crd_name is not None:
                 self._enqueue("crd", rtype.crd_name)
+            if rtype.group == "" and rtype.kind == "Node":
+                self._schedule_orphan_check(md["name"])
             return
         if md.get("deletionTimestamp"):
             fins = md.get("finalizers") or ()
@@ -109,6 +112,10 @@ class Controllers:
                 self._enqueue("crd", md["name"])
         elif ev.type == ADDED and rtype.kind == "Namespace" and rtype.group == "":
             self._enqueue("sa", md["name"])
+        if rtype.group == "" and rtype.kind == "Pod":
+            node = (obj.get("spec") or {}).get("nodeName")
+            if node and self.store.by_key("nodes", node) is None:
+                self._schedule_orphan_check(node)
         refs = md.get("ownerReferences")
         if refs:
             for ref in refs:
@@ -116,6 +123,16 @@ class Controllers:
                 if owner is None or _is_deleting_with(owner[1], FOREGROUND_FINALIZER):
                     self._enqueue("attempt", uid)
                     break
+
+    def _schedule_orphan_check(self, node: str) -> None:
+        if node in self._orphan_checks:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self._orphan_checks.add(node)
+        loop.call_later(self.pod_gc_quarantine, self._enqueue, "podgc", node)
 
     # ----------------------------------------------------------------- processing
 
@@ -158,6 +175,8 @@ class Controllers:
             self._crd(key)
         elif kind == "sa":
             self._service_account(key)
+        elif kind == "podgc":
+            self._orphaned_pods(key)
 
     def _owner_state(self, dep_ns: str, ref: JSON) -> str:
         found = self.store.by_uid(ref.get("uid", ""))
@@ -312,6 +331,37 @@ class Controllers:
         stored = self.store.by_uid(crd["metadata"]["uid"])
         if stored is not None:
             self._remove_finalizer(stored[0], stored[1], CLEANUP_FINALIZER)
+
+    def _orphaned_pods(self, node: str) -> None:
+        self._orphan_checks.discard(node)
+        if self.store.by_key("nodes", node) is not None:
+            return
+        pods = self.store.list("pods", field_selector=f"spec.nodeName={node}").items
+        now = meta.rfc3339(self.store.clock())
+        for pod in pods:
+            md = pod["metadata"]
+            status = pod.get("status") or {}
+            if status.get("phase") not in ("Succeeded", "Failed"):
+                conditions = [
+                    c for c in status.get("conditions") or [] if c.get("type") != "DisruptionTarget"
+                ]
+                conditions.append(
+                    {
+                        "type": "DisruptionTarget",
+                        "status": "True",
+                        "reason": "DeletionByPodGC",
+                        "message": "PodGC: node no longer exists",
+                        "lastTransitionTime": now,
+                    }
+                )
+                stored = self.store.by_uid(md["uid"])
+                if stored is not None:
+                    new = dict(stored[1])
+                    new["status"] = {**status, "phase": "Failed", "conditions": conditions}
+                    new["metadata"] = dict(stored[1]["metadata"])
+                    self.store.write_system("pods", new)
+            log.info("podgc.orphan_deleted", pod=md["name"], namespace=md.get("namespace"), node=node)
+            self.store.delete("pods", md["name"], md.get("namespace"), grace_period_seconds=0)
 
     def _service_account(self, namespace: str) -> None:
         try:

@@ -42,7 +42,7 @@ from typing import Any
 
 import structlog
 
-from grove.devcluster import errors, meta
+from grove.devcluster import errors, meta, schema
 from grove.devcluster.errors import ApiError, Cause
 from grove.devcluster.resources import Registry, ResourceType, get_path, set_path
 from grove.devcluster.selectors import (
@@ -117,6 +117,7 @@ class Store:
         self._admission: list[Admission] = []
         self._expire_next_watch = False
         self.clock: Callable[[], float] = time.time
+        registry.on_change(self._refresh_bucket_types)
         from grove.devcluster.builtins import bootstrap_objects
 
         for resource, namespace, obj in bootstrap_objects():
@@ -139,6 +140,14 @@ class Store:
             storage_type = self.registry.storage_types().get(rtype.storage, rtype)
             b = self._buckets[rtype.storage] = _Bucket(storage_type, self.watch_history)
         return b
+
+    def _refresh_bucket_types(self) -> None:
+        # A CRD update re-registers its types: buckets must describe objects with the new schema.
+        types = self.registry.storage_types()
+        for storage, bucket in self._buckets.items():
+            t = types.get(storage)
+            if t is not None:
+                bucket.rtype = t
 
     def subscribe(self, callback: Subscriber) -> Callable[[], None]:
         """Call ``callback(storage_type, event)`` synchronously after every write; returns an unsubscribe."""
@@ -187,6 +196,11 @@ class Store:
         bucket = self._buckets[loc[0]]
         obj = bucket.objects.get(loc[1])
         return (bucket.rtype, obj) if obj is not None else None
+
+    def by_key(self, resource: str | ResourceType, name: str, namespace: str | None = None) -> JSON | None:
+        """The stored object (storage form, shared) or None, without raising."""
+        rtype = self.resolve(resource)
+        return self._bucket(rtype).objects.get(meta.key_of(self._namespace_for(rtype, namespace), name))
 
     def dependents(self, owner_uid: str) -> list[tuple[ResourceType, JSON]]:
         """Objects whose ownerReferences name ``owner_uid`` (storage form)."""
@@ -357,10 +371,6 @@ class Store:
                 n += 1
         return n
 
-    def watcher_count(self) -> int:
-        """Open watches, all resources."""
-        return sum(len(b.watchers) for b in self._buckets.values())
-
     # ----------------------------------------------------------------- writes
 
     def _check_namespace(self, rtype: ResourceType, ns: str, name: str) -> None:
@@ -462,6 +472,16 @@ class Store:
         obj["metadata"] = dict(md)
         return obj
 
+    def _prune_builtin(self, rtype: ResourceType, obj: JSON) -> JSON:
+        # Built-in objects are decoded into typed structs by kube-apiserver: unknown fields vanish.
+        if rtype.crd_name is not None:
+            return obj
+        storage_schema = self._bucket(rtype).rtype.schema
+        if storage_schema is None:
+            return obj
+        pruned: JSON = schema.default_and_prune(storage_schema, obj)
+        return pruned
+
     def _admit(self, op: str, rtype: ResourceType, new: JSON, old: JSON | None) -> None:
         for hook in self._admission:
             hook(op, rtype, new, old)
@@ -481,7 +501,7 @@ class Store:
         if "create" not in rtype.verbs:
             raise errors.method_not_allowed()
         body = self._check_body(rtype, obj if owned else meta.deep_copy(obj))
-        body = rtype.decode(body)
+        body = self._prune_builtin(rtype, rtype.decode(body))
         if body is obj and not owned:
             body = dict(body)
         md = body["metadata"] = dict(body["metadata"])
@@ -548,6 +568,7 @@ class Store:
         from grove.devcluster import apply as ssa
 
         ssa.track_create(rtype, body, field_manager)
+        rtype.strategy.admit_create(rtype, body)
         self._admit("CREATE", rtype, body, None)
         if dry_run:
             return rtype.encode(body)
@@ -616,6 +637,7 @@ class Store:
         apply_config: JSON | None = None,
         force: bool = False,
     ) -> JSON:
+        new = self._prune_builtin(rtype, new)
         old_md = old["metadata"]
         md = new["metadata"]
         name = old_md["name"]
@@ -684,9 +706,13 @@ class Store:
             and md.get("deletionGracePeriodSeconds", 0) == 0
             and not rtype.strategy.holds(new)
         ):
+            # kube-apiserver deletes the stored object instead of writing the update that emptied the
+            # finalizers, so the DELETED event carries the last stored state (at the deletion's RV).
+            last = dict(old)
+            last["metadata"] = {**old["metadata"], "resourceVersion": str(rv)}
             del bucket.objects[key]
             self._index(rtype.storage, key, old, None)
-            self._emit(bucket, DELETED, new, old, rv)
+            self._emit(bucket, DELETED, last, old, rv)
             return new
         bucket.objects[key] = new
         self._index(rtype.storage, key, old, new)
@@ -780,8 +806,6 @@ class Store:
         patched = rtype.decode(patched)
         pmd = patched.get("metadata")
         patched["metadata"] = dict(pmd) if isinstance(pmd, dict) else {}
-        if pmd is old["metadata"] or pmd is current.get("metadata"):
-            patched["metadata"] = dict(old["metadata"])
         # A patch only carries a precondition when it sets resourceVersion itself.
         patch_rv = _patch_resource_version(patch, patch_type)
         if patch_rv is None:

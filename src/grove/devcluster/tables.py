@@ -311,7 +311,140 @@ def _configmap_row(cm: JSON, now: float) -> list[Any]:
     ]
 
 
+def _created_at_row(obj: JSON, now: float) -> list[Any]:
+    return [obj["metadata"]["name"], obj["metadata"].get("creationTimestamp", "")]
+
+
+_CREATED_AT = [
+    _NAME,
+    _col("Created At", "date", "CreationTimestamp is a timestamp of when this object was created."),
+]
+
+
+def _secret_row(sec: JSON, now: float) -> list[Any]:
+    md = sec["metadata"]
+    return [
+        md["name"],
+        sec.get("type", ""),
+        len(sec.get("data") or {}),
+        age(md.get("creationTimestamp"), now),
+    ]
+
+
+def _sa_row(sa: JSON, now: float) -> list[Any]:
+    md = sa["metadata"]
+    return [md["name"], len(sa.get("secrets") or []), age(md.get("creationTimestamp"), now)]
+
+
+def _event_row(ev: JSON, now: float) -> list[Any]:
+    obj = ev.get("involvedObject") or {}
+    last = ev.get("lastTimestamp") or ev.get("eventTime") or ev["metadata"].get("creationTimestamp")
+    first = ev.get("firstTimestamp") or ev.get("eventTime") or ev["metadata"].get("creationTimestamp")
+    source = (ev.get("source") or {}).get("component") or ev.get("reportingComponent") or ""
+    return [
+        age(last, now),
+        ev.get("type", ""),
+        ev.get("reason", ""),
+        f"{str(obj.get('kind', '')).lower()}/{obj.get('name', '')}",
+        obj.get("fieldPath", ""),
+        source,
+        str(ev.get("message", "")).strip(),
+        age(first, now),
+        int(ev.get("count") or 1),
+        ev["metadata"]["name"],
+    ]
+
+
+_EVENT_COLUMNS = [
+    _col("Last Seen", "string", "Time when last event from this object was observed."),
+    _col("Type", "string", "Type of this event (Normal, Warning), new types could be added in the future."),
+    _col("Reason", "string", "Short, machine understandable string that gives the reason for this event."),
+    _col("Object", "string", "The object that this event is about."),
+    _col("Subobject", "string", "Field path of the object this event is about.", 1),
+    _col("Source", "string", "The component reporting this event.", 1),
+    _col("Message", "string", "A human-readable description of the status of this operation."),
+    _col("First Seen", "string", "Time when this event was first observed.", 1),
+    _col("Count", "integer", "The number of times this event has occurred.", 1),
+    _col("Name", "string", "Name of the event.", 1, "name"),
+]
+
+
+def _hpa_row(hpa: JSON, now: float) -> list[Any]:
+    spec = hpa.get("spec") or {}
+    ref = spec.get("scaleTargetRef") or {}
+    status = hpa.get("status") or {}
+    return [
+        hpa["metadata"]["name"],
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        "<unknown>" if spec.get("metrics") else "<none>",
+        spec.get("minReplicas", 1),
+        spec.get("maxReplicas", 0),
+        status.get("currentReplicas", 0),
+        age(hpa["metadata"].get("creationTimestamp"), now),
+    ]
+
+
+_HPA_COLUMNS = [
+    _NAME,
+    _col("Reference", "string", "The scale target of the autoscaler."),
+    _col("Targets", "string", "The current and target values of the metrics."),
+    _col("MinPods", "string", "Lower limit for the number of pods."),
+    _col("MaxPods", "string", "Upper limit for the number of pods."),
+    _col("Replicas", "string", "Current number of replicas of pods managed by this autoscaler."),
+    _AGE,
+]
+
+
+def _rolebinding_row(rb: JSON, now: float) -> list[Any]:
+    ref = rb.get("roleRef") or {}
+    subjects = rb.get("subjects") or []
+
+    def names(kind: str) -> str:
+        return ",".join(s.get("name", "") for s in subjects if s.get("kind") == kind)
+
+    return [
+        rb["metadata"]["name"],
+        f"{ref.get('kind', '')}/{ref.get('name', '')}",
+        age(rb["metadata"].get("creationTimestamp"), now),
+        names("User"),
+        names("Group"),
+        ",".join(
+            f"{s.get('namespace', '')}/{s.get('name', '')}"
+            for s in subjects
+            if s.get("kind") == "ServiceAccount"
+        ),
+    ]
+
+
+_ROLEBINDING_COLUMNS = [
+    _NAME,
+    _col("Role", "string", "RoleRef is the reference to the role."),
+    _AGE,
+    _col("Users", "string", "Users in the roleBinding.", 1),
+    _col("Groups", "string", "Groups in the roleBinding.", 1),
+    _col("ServiceAccounts", "string", "ServiceAccounts in the roleBinding.", 1),
+]
+
+_RBAC = "rbac.authorization.k8s.io"
+
 _BUILTIN: dict[tuple[str, str], tuple[list[JSON], Row]] = {
+    ("apiextensions.k8s.io", "customresourcedefinitions"): (_CREATED_AT, _created_at_row),
+    (_RBAC, "roles"): (_CREATED_AT, _created_at_row),
+    (_RBAC, "clusterroles"): (_CREATED_AT, _created_at_row),
+    (_RBAC, "rolebindings"): (_ROLEBINDING_COLUMNS, _rolebinding_row),
+    (_RBAC, "clusterrolebindings"): (_ROLEBINDING_COLUMNS, _rolebinding_row),
+    ("", "secrets"): (
+        [
+            _NAME,
+            _col("Type", "string", "The type of the secret"),
+            _col("Data", "integer", "Number of keys"),
+            _AGE,
+        ],
+        _secret_row,
+    ),
+    ("", "serviceaccounts"): ([_NAME, _col("Secrets", "integer", "Number of secrets"), _AGE], _sa_row),
+    ("", "events"): (_EVENT_COLUMNS, _event_row),
+    ("autoscaling", "horizontalpodautoscalers"): (_HPA_COLUMNS, _hpa_row),
     ("", "pods"): (_POD_COLUMNS, _pod_row),
     ("", "nodes"): (_NODE_COLUMNS, _node_row),
     ("", "namespaces"): (

@@ -21,7 +21,10 @@ T = TypeVar("T")
 class ThreadedDevCluster:
     """Runs ``DevCluster(**kwargs)`` in a daemon thread; ``start()``/``stop()`` block until done."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, setup: Callable[[DevCluster], None] | None = None, **kwargs: Any) -> None:
+        """``kwargs`` go to :class:`DevCluster`; ``setup(cluster)`` runs on the cluster's loop before
+        ``start()`` (register components there)."""
+        self._setup = setup
         self._kwargs = kwargs
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -54,6 +57,8 @@ class ThreadedDevCluster:
         self._stop_event = asyncio.Event()
         try:
             self._cluster = DevCluster(**self._kwargs)
+            if self._setup is not None:
+                self._setup(self._cluster)
             await self._cluster.start()
         except BaseException as e:
             self._error = e
