@@ -1,0 +1,173 @@
+"""Shared fixtures: one cluster for the whole session, a namespace and an API client per test.
+
+* ``cluster`` (session): ``.kubeconfig`` (path) and ``.dev`` (a thread-safe
+  :class:`~grove.devcluster.ThreadedDevCluster`, or None on a real cluster). With
+  ``GROVE_TEST_KUBECONFIG=path`` the tests use that cluster; otherwise one dev cluster runs in a
+  background thread for the session.
+* ``dev`` (function): the ``.dev`` handle; skips with a reason on a real cluster (see ``require_dev``).
+* ``namespace`` (function): a fresh uniquely named namespace, deleted afterwards.
+* ``api_client`` (function, async): a kubernetes_asyncio ``ApiClient`` for the cluster, closed afterwards.
+* ``kubectl`` (function): ``kubectl(*args, input=None, timeout=60, check=False)`` running the real
+  kubectl next to the interpreter with ``--kubeconfig``; returns the ``CompletedProcess``.
+* ``wait_for(predicate, timeout=..., interval=...)``: async deadline-based polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio import config as k8s_config
+
+from grove.devcluster import ThreadedDevCluster
+
+KUBECTL = str(Path(sys.executable).with_name("kubectl"))
+
+
+@dataclass
+class ClusterHandle:
+    """Where the tests run: a kubeconfig, plus the dev cluster's handle when it is the emulator."""
+
+    kubeconfig: str
+    dev: ThreadedDevCluster | None
+
+
+def require_dev(cluster: ClusterHandle, what: str = "fault injection") -> ThreadedDevCluster:
+    """The dev cluster handle, or skip: a real cluster has no ``what``."""
+    if cluster.dev is None:
+        pytest.skip(
+            f"needs the embedded dev cluster ({what}); GROVE_TEST_KUBECONFIG points at a real cluster"
+        )
+    return cluster.dev
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterHandle]:
+    """The cluster every test of the session shares."""
+    real = os.environ.get("GROVE_TEST_KUBECONFIG")
+    if real:
+        yield ClusterHandle(kubeconfig=real, dev=None)
+        return
+    # Bookmarks every second (kube-apiserver: about a minute) so watch tests need not wait.
+    dev = ThreadedDevCluster(port=0, bookmark_interval=1.0)
+    dev.start()
+    try:
+        yield ClusterHandle(kubeconfig=dev.kubeconfig_path, dev=dev)
+    finally:
+        dev.stop()
+
+
+@pytest.fixture
+def dev(cluster: ClusterHandle) -> ThreadedDevCluster:
+    """The dev cluster handle; skips on a real cluster."""
+    return require_dev(cluster)
+
+
+async def _wait_for(
+    predicate: Callable[[], Any] | Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 10.0,  # noqa: ASYNC109 - a polling deadline, not a cancellation scope
+    interval: float = 0.05,
+    message: str = "condition",
+) -> Any:
+    """Poll ``predicate`` (sync or async) until it returns something truthy; return it, or fail."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        last = result
+        if loop.time() >= deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message} (last value: {last!r})")
+        await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., Awaitable[Any]]:
+    """``await wait_for(predicate, timeout=10.0, interval=0.05, message=...)``: deadline-based polling."""
+    return _wait_for
+
+
+@pytest_asyncio.fixture
+async def api_client(cluster: ClusterHandle) -> AsyncIterator[k8s.ApiClient]:
+    """A kubernetes_asyncio ApiClient configured from the cluster's kubeconfig."""
+    configuration = k8s.Configuration()
+    await k8s_config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
+    async with k8s.ApiClient(configuration) as api:
+        yield api
+
+
+@pytest_asyncio.fixture
+async def namespace(cluster: ClusterHandle) -> AsyncIterator[str]:
+    """A fresh namespace, deleted (without waiting) at the end."""
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    configuration = k8s.Configuration()
+    await k8s_config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
+    async with k8s.ApiClient(configuration) as api:
+        core = k8s.CoreV1Api(api)
+        await core.create_namespace({"metadata": {"name": name, "labels": {"grove.test/ephemeral": "true"}}})
+        try:
+            yield name
+        finally:
+            try:
+                await core.delete_namespace(name)
+            except k8s.ApiException as e:
+                if e.status != 404:
+                    raise
+
+
+class Kubectl:
+    """Runs the real kubectl against the test cluster."""
+
+    def __init__(self, kubeconfig: str, cache_dir: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.env = dict(os.environ, KUBECACHEDIR=cache_dir)
+
+    def __call__(
+        self, *args: str, input: str | None = None, timeout: float = 60.0, check: bool = False
+    ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [KUBECTL, "--kubeconfig", self.kubeconfig, *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=self.env,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed ({result.returncode}):\n{result.stderr}")
+        return result
+
+
+@pytest.fixture(scope="session")
+def _kubectl_cache() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="grove-kubectl-cache-") as d:
+        yield d
+
+
+@pytest.fixture(scope="session")
+def kubectl_session(cluster: ClusterHandle, _kubectl_cache: str) -> Kubectl:
+    """``kubectl`` for session-scoped fixtures."""
+    return Kubectl(cluster.kubeconfig, _kubectl_cache)
+
+
+@pytest.fixture
+def kubectl(kubectl_session: Kubectl) -> Kubectl:
+    """Real kubectl with the cluster's kubeconfig (discovery cache private to the session)."""
+    return kubectl_session
