@@ -36,7 +36,9 @@ def default_and_prune(schema: JSON | None, value: Any, *, root: bool = True) -> 
         embedded = root or schema.get("x-kubernetes-embedded-resource") is True
         out: JSON = {}
         for k, v in value.items():
-            if embedded and k in _ROOT_KEEP and k not in props:
+            # apiVersion/kind/metadata of a resource (the root, or an embedded one) are never pruned by the
+            # schema: a CRD may only narrow metadata.name/generateName.
+            if embedded and k in _ROOT_KEEP:
                 out[k] = v
             elif k in props:
                 out[k] = default_and_prune(props[k], v, root=False)

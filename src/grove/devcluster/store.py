@@ -698,9 +698,13 @@ class Store:
             and md.get("deletionGracePeriodSeconds", 0) == 0
             and not rtype.strategy.holds(new)
         ):
+            # kube-apiserver deletes the stored object instead of writing the update that emptied the
+            # finalizers, so the DELETED event carries the last stored state (at the deletion's RV).
+            last = dict(old)
+            last["metadata"] = {**old["metadata"], "resourceVersion": str(rv)}
             del bucket.objects[key]
             self._index(rtype.storage, key, old, None)
-            self._emit(bucket, DELETED, new, old, rv)
+            self._emit(bucket, DELETED, last, old, rv)
             return new
         bucket.objects[key] = new
         self._index(rtype.storage, key, old, new)
