@@ -191,9 +191,9 @@ def grove_crds_installed(kubectl_session: Kubectl) -> Path:
 class OperatorUnderTest:
     """The operator serving a test's namespace.
 
-    On the dev cluster it runs in-process (:class:`~grove.controllers.threaded.ThreadedOperator`, watching only
-    the test's namespace) and can be stopped, killed and restarted; against ``GROVE_TEST_KUBECONFIG`` the
-    operator is assumed deployed and those calls skip the test.
+    On the dev cluster it runs in-process (:class:`~grove.controllers.threaded.ThreadedOperator`, watching
+    only the test's namespace) and can be stopped, killed and restarted; against ``GROVE_TEST_KUBECONFIG``
+    the operator is assumed deployed and those calls skip the test.
     """
 
     def __init__(self, threaded: Any | None) -> None:

@@ -97,7 +97,7 @@ class ThreadedOperator:
             await self._handle.wait()
 
     def call(self, fn: Any, *args: Any, timeout: float = 30.0) -> Any:
-        """Runs ``fn(*args)`` (a coroutine function or a plain one) on the operator's loop; returns its result."""
+        """Runs ``fn(*args)`` (coroutine function or plain) on the operator's loop; returns its result."""
         if self._loop is None:
             raise RuntimeError("the operator is not running")
 
@@ -108,7 +108,7 @@ class ThreadedOperator:
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
 
     def stop(self, timeout: float = 60.0) -> None:
-        """Graceful stop: drain in-flight reconciles, release the lease, close the client; joins the thread."""
+        """Graceful stop: drain in-flight reconciles, release the lease, close the client; join the thread."""
         if not self.running or self._loop is None or self._handle is None:
             return
         handle = self._handle
