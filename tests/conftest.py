@@ -178,13 +178,19 @@ def kubectl(kubectl_session: Kubectl) -> Kubectl:
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 
 
-@pytest.fixture(scope="session")
-def grove_crds_installed(kubectl_session: Kubectl) -> Path:
-    """Grove's CRDs (``deploy/crds``), server-side applied once per session and established."""
+_CRDS_INSTALLED: set[str] = set()
+
+
+@pytest.fixture
+def grove_crds_installed(cluster: ClusterHandle, _kubectl_cache: str) -> Path:
+    """Grove's CRDs (``deploy/crds``), server-side applied and established, once per cluster."""
     crds = DEPLOY / "crds"
-    kubectl_session("apply", "--server-side", "--force-conflicts", "-f", str(crds), check=True)
-    for f in sorted(crds.glob("*.yaml")):
-        kubectl_session("wait", "--for", "condition=established", "--timeout=30s", "-f", str(f), check=True)
+    if cluster.kubeconfig not in _CRDS_INSTALLED:
+        kubectl = Kubectl(cluster.kubeconfig, _kubectl_cache)
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds), check=True)
+        for f in sorted(crds.glob("*.yaml")):
+            kubectl("wait", "--for", "condition=established", "--timeout=30s", "-f", str(f), check=True)
+        _CRDS_INSTALLED.add(cluster.kubeconfig)
     return crds
 
 
