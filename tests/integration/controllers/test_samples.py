@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from grove_expect import SAMPLE_FILES, expected, load_sample, wait_converged
 
 from grove.api import labels
 from grove.controllers.resources import PODCLIQUESETS
+from grove_expect import SAMPLE_FILES, expected, load_sample, wait_converged
 
 
 @pytest.mark.parametrize("sample", SAMPLE_FILES)
