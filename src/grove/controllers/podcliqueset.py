@@ -222,15 +222,27 @@ class PodCliqueSetController:
                 pcsg["metadata"]["ownerReferences"] = [owner]
                 pcsgs.append(pcsg)
 
-        await sync_children(
-            self.ctx, self.recorder, obj, self._services, services, _excess(c.services.store, uid, services)
+        # Independent kinds go concurrently; PodCliques first in the list so pods start as early as possible.
+        results = await asyncio.gather(
+            sync_children(
+                self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
+            ),
+            sync_children(
+                self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
+            ),
+            sync_children(
+                self.ctx,
+                self.recorder,
+                obj,
+                self._services,
+                services,
+                _excess(c.services.store, uid, services),
+            ),
+            return_exceptions=True,
         )
-        await sync_children(
-            self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
-        )
-        await sync_children(
-            self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
-        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         await self._sync_gangs(obj, pcs, view, owner)
 
     async def _sync_gangs(self, obj: Obj, pcs: PodCliqueSet, view: PcsView, owner: dict[str, Any]) -> None:
