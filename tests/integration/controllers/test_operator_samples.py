@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from grove.api import labels
-from grove.controllers.resources import PODCLIQUESETS
+from grove.controllers.resources import CLUSTER_TOPOLOGY_BINDINGS, PODCLIQUESETS
 from grove_expect import SAMPLE_FILES, expected, load_sample, wait_converged
 
 
@@ -50,3 +50,57 @@ async def test_sample_converges(
         ]
         if labels.SCALING_GROUP in pod["metadata"]["labels"]:
             assert {"GROVE_PCSG_NAME", "GROVE_PCSG_INDEX", "GROVE_PCSG_TEMPLATE_NUM_PODS"} <= set(env)
+
+
+async def test_topology_constraints_are_translated_into_podgangs(
+    operator: Any, namespace: str, client: Any
+) -> None:
+    ct_name = f"ct-{namespace}"
+    ct = {
+        "apiVersion": "grove.io/v1alpha1",
+        "kind": "ClusterTopologyBinding",
+        "metadata": {"name": ct_name},
+        "spec": {
+            "levels": [
+                {"domain": "zone", "key": "topology.kubernetes.io/zone"},
+                {"domain": "rack", "key": "topology.grove.io/rack"},
+                {"domain": "host", "key": "kubernetes.io/hostname"},
+            ]
+        },
+    }
+    await client.create(CLUSTER_TOPOLOGY_BINDINGS, ct)
+    try:
+        manifest = load_sample("multi-node-aggregated.yaml", namespace)
+        template = manifest["spec"]["template"]
+        template["topologyConstraint"] = {"topologyName": ct_name, "pack": {"required": "zone"}}
+        template["podCliqueScalingGroups"][0]["topologyConstraint"] = {"pack": {"required": "rack"}}
+        template["cliques"][1]["topologyConstraint"] = {"pack": {"preferred": "host"}}
+        await client.create(PODCLIQUESETS, manifest)
+        got = await wait_converged(client, namespace, expected(manifest))
+        base = got.podgangs["multinode-aggregated-0"]
+        scaled = got.podgangs["multinode-aggregated-0-model-instance-0"]
+        for gang in (base, scaled):
+            assert gang["metadata"]["annotations"]["grove.io/topology-name"] == ct_name
+        assert base["spec"]["topologyConstraint"] == {
+            "packConstraint": {"required": "topology.kubernetes.io/zone"}
+        }
+        assert base["spec"]["topologyConstraintGroupConfigs"] == [
+            {
+                "name": "multinode-aggregated-0-model-instance-0",
+                "podGroupNames": [
+                    "multinode-aggregated-0-model-instance-0-leader",
+                    "multinode-aggregated-0-model-instance-0-worker",
+                ],
+                "topologyConstraint": {"packConstraint": {"required": "topology.grove.io/rack"}},
+            }
+        ]
+        assert scaled["spec"]["topologyConstraint"] == {
+            "packConstraint": {"required": "topology.grove.io/rack"}
+        }
+        workers = [g for g in scaled["spec"]["podgroups"] if g["name"].endswith("-worker")]
+        assert workers[0]["topologyConstraint"] == {"packConstraint": {"preferred": "kubernetes.io/hostname"}}
+        pcs = (await client.get(PODCLIQUESETS, manifest["metadata"]["name"], namespace))["status"]
+        conditions = {c["type"]: c["status"] for c in pcs["conditions"]}
+        assert conditions == {"SpecValid": "True", "TopologyLevelsUnavailable": "False"}
+    finally:
+        await client.delete(CLUSTER_TOPOLOGY_BINDINGS, ct_name)
