@@ -34,6 +34,7 @@ from grove.controllers.errors import user_error
 from grove.controllers.pods import (
     count_pods,
     deletion_order,
+    duplicate_indices,
     free_indices,
     has_grove_gate,
     is_active,
@@ -208,13 +209,20 @@ class PodCliqueController:
         self, obj: Obj, pcs: PodCliqueSet, pclq: PodClique, ref: PodCliqueRef, pods: list[Obj]
     ) -> bool:
         active = [p for p in pods if is_active(p)]
+        expected_hash = labels_of(obj).get(labels.POD_TEMPLATE_HASH)
         diff = pclq.spec.replicas - len(active)
         if diff > 0:
             await self._create_pods(obj, pcs, pclq, ref, active, diff)
             return True
+        duplicates = duplicate_indices(active, expected_hash)
         if diff < 0:
-            victims = deletion_order(active, labels_of(obj).get(labels.POD_TEMPLATE_HASH))[:-diff]
-            await self._delete_pods(obj, victims)
+            # Pods sharing an index go first, then upstream's order; never a pod twice.
+            extra = {id(p) for p in duplicates}
+            ordered = duplicates + [p for p in deletion_order(active, expected_hash) if id(p) not in extra]
+            await self._delete_pods(obj, ordered[:-diff])
+            return True
+        if duplicates:
+            await self._delete_pods(obj, duplicates)
             return True
         return False
 

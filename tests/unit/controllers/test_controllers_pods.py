@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from grove.controllers.pods import count_pods, deletion_order, free_indices, has_grove_gate, pod_index
+from grove.controllers.pods import (
+    count_pods,
+    deletion_order,
+    duplicate_indices,
+    free_indices,
+    has_grove_gate,
+    pod_index,
+)
 
 
 def pod(
@@ -101,3 +108,16 @@ def test_counts() -> None:
         1,
     )
     assert has_grove_gate(pods[2]) and not has_grove_gate(pods[0])
+
+
+def test_duplicate_indices_keep_the_pod_deleted_last() -> None:
+    pods = [
+        pod("a0", node="n", phase="Running", ready=True, index=0),
+        pod("b1-ready", node="n", phase="Running", ready=True, index=1),
+        pod("b1-pending", index=1),
+        pod("c2", node="n", phase="Running", ready=True, index=2),
+    ]
+    no_index = pod("x")
+    no_index["spec"]["hostname"] = ""
+    assert names(duplicate_indices([*pods, no_index], "h1")) == ["b1-pending", "x"]
+    assert duplicate_indices(pods[:2], "h1") == []
