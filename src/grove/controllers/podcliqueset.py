@@ -30,6 +30,7 @@ from grove.api.hashing import pod_template_hash, podcliqueset_generation_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
+from grove.controllers.children import drift_patch
 from grove.controllers.context import Context, controller_ref
 from grove.controllers.desired import (
     PodCliqueRef,
@@ -270,10 +271,11 @@ class PodCliqueSetController:
         ]
         await sync_children(self.ctx, self.recorder, obj, self._gangs, desired, excess)
         now = now_rfc3339()
+        by_name = {name_of(d): d for d in desired}
         for name in sorted(complete):
             gang = c.podgangs.store.get_by_name(ns, name)
-            if gang is None:
-                continue  # just created: its add event brings us back to mark it
+            if gang is None or drift_patch(gang, by_name[name], self._gangs.fields):
+                continue  # just created or updated: the watch event of that write brings us back
             patch = initialized_status(gang, now)
             if patch is not None:
                 try:
