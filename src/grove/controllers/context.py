@@ -64,6 +64,7 @@ class Caches:
     roles: Informer
     role_bindings: Informer
     secrets: Informer
+    hpas: Informer
     topologies: Informer
 
 

@@ -35,6 +35,7 @@ from grove.controllers.podcliqueset import CONTROLLER_NAME as PCS_CONTROLLER
 from grove.controllers.podcliqueset import PodCliqueSetController
 from grove.controllers.resources import (
     CLUSTER_TOPOLOGY_BINDINGS,
+    HORIZONTAL_POD_AUTOSCALERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
@@ -136,6 +137,7 @@ def _caches(mgr: Manager, namespace: str | None) -> Caches:
         roles=informer(ROLES, managed),
         role_bindings=informer(ROLE_BINDINGS, managed),
         secrets=informer(SECRETS, managed),
+        hpas=informer(HORIZONTAL_POD_AUTOSCALERS, managed),
         topologies=mgr.informer(CLUSTER_TOPOLOGY_BINDINGS),
     )
 

@@ -35,6 +35,7 @@ from grove.controllers.context import Context, controller_ref
 from grove.controllers.desired import (
     PodCliqueRef,
     build_headless_service,
+    build_hpas,
     build_podclique,
     build_scaling_group,
 )
@@ -49,6 +50,7 @@ from grove.controllers.pcsview import PcsView
 from grove.controllers.podgangs import initialized_status, plan_gangs
 from grove.controllers.pods import is_terminating
 from grove.controllers.resources import (
+    HORIZONTAL_POD_AUTOSCALERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
@@ -70,7 +72,7 @@ from grove.controllers.status import (
 from grove.controllers.sync import ChildKind, sync_children
 from grove.runtime.cache import CONTROLLER_UID_INDEX
 from grove.runtime.controller import Controller, Request, Result
-from grove.runtime.errors import NotFound
+from grove.runtime.errors import Conflict, NotFound
 from grove.runtime.manager import Manager
 from grove.runtime.meta import (
     Obj,
@@ -106,6 +108,9 @@ class PodCliqueSetController:
             ChildKind(SECRETS, c.secrets, fields=("type",)),
         ]
         self._services = ChildKind(SERVICES, c.services)
+        self._hpas = ChildKind(HORIZONTAL_POD_AUTOSCALERS, c.hpas)
+        # PodGangs this operator marked Initialized that the cache does not show as such yet.
+        self._initialized: set[str] = set()
         self._pclqs = ChildKind(
             PODCLIQUES,
             c.pclq,
@@ -142,8 +147,9 @@ class PodCliqueSetController:
             .owns(c.podgangs, PODCLIQUESETS, FuncPredicate(update=_generation_changed))
             .watches(c.topologies, self._topology_to_pcs)
         )
+        self._controller = controller
         only_deletes = FuncPredicate(create=lambda _: False, update=lambda _o, _n: False)
-        for informer in (c.services, c.service_accounts, c.roles, c.role_bindings, c.secrets):
+        for informer in (c.services, c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
             controller.owns(informer, PODCLIQUESETS, only_deletes)
         return controller
 
@@ -203,12 +209,16 @@ class PodCliqueSetController:
         t = pcs.spec.template
 
         services: list[Obj] = []
+        hpas: list[Obj] = []
         pclqs: list[Obj] = []
         pcsgs: list[Obj] = []
         for i in range(replicas):
             svc = build_headless_service(pcs, i)
             svc["metadata"]["ownerReferences"] = [owner]
             services.append(svc)
+            for hpa in build_hpas(pcs, i):
+                hpa["metadata"]["ownerReferences"] = [owner]
+                hpas.append(hpa)
             for clique in t.standalone_cliques():
                 ref = PodCliqueRef(pcs.metadata.name, i, clique.name)
                 existing = c.pclq.store.get_by_name(ns, ref.name)
@@ -223,20 +233,18 @@ class PodCliqueSetController:
                 pcsgs.append(pcsg)
 
         # Independent kinds go concurrently; PodCliques first in the list so pods start as early as possible.
+        kinds = (
+            (self._pclqs, pclqs, c.pclq),
+            (self._pcsgs, pcsgs, c.pcsg),
+            (self._services, services, c.services),
+            (self._hpas, hpas, c.hpas),
+        )
         results = await asyncio.gather(
-            sync_children(
-                self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
-            ),
-            sync_children(
-                self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
-            ),
-            sync_children(
-                self.ctx,
-                self.recorder,
-                obj,
-                self._services,
-                services,
-                _excess(c.services.store, uid, services),
+            *(
+                sync_children(
+                    self.ctx, self.recorder, obj, kind, desired, _excess(informer.store, uid, desired)
+                )
+                for kind, desired, informer in kinds
             ),
             return_exceptions=True,
         )
@@ -277,11 +285,20 @@ class PodCliqueSetController:
             if gang is None or drift_patch(gang, by_name[name], self._gangs.fields):
                 continue  # just created or updated: the watch event of that write brings us back
             patch = initialized_status(gang, now)
-            if patch is not None:
-                try:
-                    await self.ctx.client.patch_status(PODGANGS, name, patch, ns)
-                except NotFound:
-                    continue
+            if patch is None:
+                self._initialized.discard(uid_of(gang))  # the cache has caught up with our write
+                continue
+            if uid_of(gang) in self._initialized:
+                continue  # marked already; the cache has not seen it yet
+            try:
+                await self.ctx.client.patch_status(PODGANGS, name, patch, ns)
+            except NotFound:
+                continue
+            except Conflict:
+                # Someone else wrote the gang since our cache saw it: look again once the cache has it.
+                self._controller.enqueue(Request(ns, name_of(obj)), after=0.5)
+                continue
+            self._initialized.add(uid_of(gang))
 
     # ---- status ------------------------------------------------------------------------------------------
 
