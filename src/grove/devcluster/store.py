@@ -806,8 +806,6 @@ class Store:
         patched = rtype.decode(patched)
         pmd = patched.get("metadata")
         patched["metadata"] = dict(pmd) if isinstance(pmd, dict) else {}
-        if pmd is old["metadata"] or pmd is current.get("metadata"):
-            patched["metadata"] = dict(old["metadata"])
         # A patch only carries a precondition when it sets resourceVersion itself.
         patch_rv = _patch_resource_version(patch, patch_type)
         if patch_rv is None:
