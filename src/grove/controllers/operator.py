@@ -116,6 +116,11 @@ class OperatorOptions:
                 raise ValueError(f"{name}: must be >= 1, got {value}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ValueError(f"metrics_port: must be in [0, 65535], got {self.metrics_port}")
+        if self.leader_election and not self.lease_duration > self.renew_deadline > self.retry_period > 0:
+            raise ValueError(
+                "leader election: need lease_duration > renew_deadline > retry_period > 0, got "
+                f"{self.lease_duration} / {self.renew_deadline} / {self.retry_period}"
+            )
 
 
 def _caches(mgr: Manager, namespace: str | None) -> Caches:

@@ -70,9 +70,10 @@ from grove.controllers.status import (
     status_patch,
 )
 from grove.controllers.sync import ChildKind, sync_children
-from grove.runtime.cache import CONTROLLER_UID_INDEX
+from grove.runtime.cache import CONTROLLER_UID_INDEX, unwrap_tombstone
 from grove.runtime.controller import Controller, Request, Result
 from grove.runtime.errors import Conflict, NotFound
+from grove.runtime.informer import FuncHandler
 from grove.runtime.manager import Manager
 from grove.runtime.meta import (
     Obj,
@@ -148,6 +149,9 @@ class PodCliqueSetController:
             .watches(c.topologies, self._topology_to_pcs)
         )
         self._controller = controller
+        c.podgangs.add_event_handler(
+            FuncHandler(delete=lambda o: self._initialized.discard(uid_of(unwrap_tombstone(o))))
+        )
         only_deletes = FuncPredicate(create=lambda _: False, update=lambda _o, _n: False)
         for informer in (c.services, c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
             controller.owns(informer, PODCLIQUESETS, only_deletes)
