@@ -153,8 +153,9 @@ class PodCliqueSetController:
             FuncHandler(delete=lambda o: self._initialized.discard(uid_of(unwrap_tombstone(o))))
         )
         only_deletes = FuncPredicate(create=lambda _: False, update=lambda _o, _n: False)
+        # Deletes of what it created, or of objects that stood in the way (a previous incarnation's).
         for informer in (c.services, c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
-            controller.owns(informer, PODCLIQUESETS, only_deletes)
+            controller.watches(informer, _to_pcs, only_deletes)
         return controller
 
     def _topology_to_pcs(self, ct: Obj) -> Iterable[Request]:
@@ -252,10 +253,11 @@ class PodCliqueSetController:
             ),
             return_exceptions=True,
         )
+        # PodGangs depend on pods only: sync them even if another kind failed, then report that failure.
+        await self._sync_gangs(obj, pcs, view, owner)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        await self._sync_gangs(obj, pcs, view, owner)
 
     async def _sync_gangs(self, obj: Obj, pcs: PodCliqueSet, view: PcsView, owner: dict[str, Any]) -> None:
         ns, uid = namespace_of(obj), uid_of(obj)
