@@ -320,6 +320,9 @@ class PodCliqueSetController:
         ]
         desired = {
             "observedGeneration": generation,
+            # The scale subresource needs these even while the spec is invalid (an HPA may target it).
+            "replicas": int((obj.get("spec") or {}).get("replicas") or 0),
+            "hpaPodSelector": labels.selector_string(labels.pcs_selector(name_of(obj))),
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(
                 current.get("lastErrors"), [(cond.ERR_INVALID_SPEC, description)], now
