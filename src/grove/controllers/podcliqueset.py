@@ -61,6 +61,7 @@ from grove.controllers.resources import (
     SERVICE_ACCOUNTS,
     SERVICES,
 )
+from grove.controllers.rolling import ReplicaState, update_progress
 from grove.controllers.status import (
     ErrorRecord,
     condition,
@@ -341,8 +342,9 @@ class PodCliqueSetController:
     async def _write_status(
         self, obj: Obj, pcs: PodCliqueSet, view: PcsView, errors: list[ErrorRecord]
     ) -> None:
-        available, updated = self._count_replicas(obj, pcs)
+        states = self._replica_states(obj, pcs)
         generation = generation_of(obj)
+        generation_hash = podcliqueset_generation_hash(pcs)
         wanted = [condition(cond.CONDITION_SPEC_VALID, True, cond.REASON_SPEC_VALID, "", generation)]
         if view.topology_name is not None:
             if view.topology is None:
@@ -364,10 +366,11 @@ class PodCliqueSetController:
         desired: dict[str, Any] = {
             "observedGeneration": generation,
             "replicas": pcs.spec.replicas,
-            "availableReplicas": available,
-            "updatedReplicas": updated,
+            "availableReplicas": sum(1 for s in states if s.available),
+            "updatedReplicas": sum(1 for s in states if s.available and s.updated),
             "hpaPodSelector": labels.selector_string(labels.pcs_selector(name_of(obj))),
-            "currentGenerationHash": podcliqueset_generation_hash(pcs),
+            "currentGenerationHash": generation_hash,
+            "updateProgress": update_progress(current, pcs, generation_hash, states, now),
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
@@ -379,47 +382,59 @@ class PodCliqueSetController:
         except NotFound:
             return
 
-    def _count_replicas(self, obj: Obj, pcs: PodCliqueSet) -> tuple[int, int]:
-        """(available, updated) replicas: every standalone PodClique has minAvailable ready pods and every
-        scaling group minAvailable available replicas; updated when they all run the current templates."""
+    def _replica_states(self, obj: Obj, pcs: PodCliqueSet) -> list[ReplicaState]:
+        """Per replica: available (every standalone PodClique has minAvailable ready pods, every scaling
+        group minAvailable available replicas), updated (all of them run the current templates), scheduled
+        (some pod is), and the updated/total counts of PodCliques and scaling groups."""
         ns = namespace_of(obj)
         c = self.ctx.caches
         t = pcs.spec.template
         hashes = {cl.name: pod_template_hash(cl, t.priority_class_name) for cl in t.cliques}
-        available = updated = 0
+        states: list[ReplicaState] = []
         for i in range(pcs.spec.replicas):
-            ok, current = True, True
-            for clique in t.standalone_cliques():
+            available = scheduled = False
+            ok = True
+            pclqs_updated = pcsgs_updated = 0
+            standalone = t.standalone_cliques()
+            for clique in standalone:
                 pclq = c.pclq.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{clique.name}")
                 if pclq is None or is_terminating(pclq):
                     ok = False
-                    break
+                    continue
                 spec, status = pclq.get("spec") or {}, pclq.get("status") or {}
+                scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
                 min_available = spec.get("minAvailable") or spec.get("replicas") or 0
                 if int(status.get("readyReplicas") or 0) < int(min_available):
                     ok = False
-                    break
-                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) != hashes[clique.name] or status.get(
-                    "updatedReplicas"
-                ) != status.get("replicas"):
-                    current = False
-            if ok:
-                for group in t.pod_clique_scaling_groups:
-                    pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
-                    if pcsg is None or is_terminating(pcsg):
-                        ok = False
-                        break
-                    spec, status = pcsg.get("spec") or {}, pcsg.get("status") or {}
-                    if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
-                        ok = False
-                        break
-                    if int(status.get("updatedReplicas") or 0) < int(spec.get("replicas") or 0):
-                        current = False
-            if ok:
-                available += 1
-                if current:
-                    updated += 1
-        return available, updated
+                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name] and int(
+                    status.get("updatedReplicas") or 0
+                ) >= int(spec.get("replicas") or 0):
+                    pclqs_updated += 1
+            for group in t.pod_clique_scaling_groups:
+                pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
+                if pcsg is None or is_terminating(pcsg):
+                    ok = False
+                    continue
+                spec, status = pcsg.get("spec") or {}, pcsg.get("status") or {}
+                scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
+                if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
+                    ok = False
+                if int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0):
+                    pcsgs_updated += 1
+            available = ok
+            groups = len(t.pod_clique_scaling_groups)
+            states.append(
+                ReplicaState(
+                    available=available,
+                    updated=pclqs_updated == len(standalone) and pcsgs_updated == groups,
+                    scheduled=scheduled,
+                    pclqs_updated=pclqs_updated,
+                    pclqs_total=len(standalone),
+                    pcsgs_updated=pcsgs_updated,
+                    pcsgs_total=groups,
+                )
+            )
+        return states
 
 
 def _observed_replicas(existing: Obj | None) -> int | None:

@@ -176,10 +176,11 @@ async def test_killed_operator_resumes_without_duplicates(
     await wait_converged(client, namespace, expected(manifest, replicas=2))
 
 
-async def test_template_change_updates_podcliques_but_keeps_their_replicas(
+async def test_on_delete_template_change_keeps_pods_and_replicas(
     operator: Any, namespace: str, client: Any, wait_for: Any
 ) -> None:
     manifest = load_sample("single-node-aggregated.yaml", namespace)
+    manifest["spec"]["updateStrategy"] = {"type": "OnDelete"}
     pcs = manifest["metadata"]["name"]
     pclq = f"{pcs}-0-model-worker"
     await client.create(PODCLIQUESETS, manifest)
@@ -202,11 +203,69 @@ async def test_template_change_updates_podcliques_but_keeps_their_replicas(
     obj = await wait_for(updated, timeout=10, message="PodClique follows the template")
     assert obj["spec"]["replicas"] == 3
     assert obj["metadata"]["labels"]["grove.io/pod-template-hash"] != old_hash
-    # Existing pods are not replaced (no rolling update); a new pod gets the new template.
+
+    async def ended() -> Any:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        return status.get("updateProgress", {}).get("updateEndedAt")
+
+    await wait_for(ended, timeout=10, message="OnDelete update recorded as ended")
+    # Nothing is replaced; a new pod gets the new template.
     await client.scale(PODCLIQUES, pclq, 4, namespace)
     got = await wait_converged(client, namespace, expected(manifest, pclq_replicas={pclq: 4}))
     images = sorted(p["spec"]["containers"][0]["image"] for p in got.pods)
     assert images == ["nginx:1.27", "nginx:latest", "nginx:latest", "nginx:latest"]
+
+
+def _images(pods: list[dict[str, Any]]) -> set[str]:
+    return {c["image"] for p in pods for c in p["spec"]["containers"]}
+
+
+async def test_rolling_update_replaces_every_outdated_pod_replica_by_replica(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    manifest = load_sample("complete-inference-pipeline.yaml", namespace)
+    manifest["spec"]["replicas"] = 2
+    pcs = manifest["metadata"]["name"]
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest))
+    frontend = f"{pcs}-0-frontend"
+    await client.scale(PODCLIQUES, frontend, 3, namespace)
+    want = expected(manifest, pclq_replicas={frontend: 3})
+    before = await wait_converged(client, namespace, want)
+    old_names = {p["metadata"]["name"] for p in before.pods}
+
+    cliques = manifest["spec"]["template"]["cliques"]
+    for clique in cliques:
+        if clique["name"] in ("frontend", "pworker"):
+            clique["spec"]["podSpec"]["containers"][0]["image"] = "nginx:1.27"
+    await client.patch(PODCLIQUESETS, pcs, {"spec": {"template": {"cliques": cliques}}}, namespace)
+
+    seen_updating: set[int] = set()
+
+    async def rolled_out() -> bool:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        progress = status.get("updateProgress") or {}
+        for entry in progress.get("currentlyUpdating") or ():
+            seen_updating.add(entry["replicaIndex"])
+        return bool(progress.get("updateEndedAt")) and status.get("updatedReplicas") == 2
+
+    await wait_for(rolled_out, timeout=60, interval=0.1, message="rolling update ended")
+    got = await wait_converged(client, namespace, want, contiguous=False)
+    assert seen_updating == {0, 1}
+    for pod in got.pods:
+        clique = pod["metadata"]["labels"]["grove.io/podclique"].rsplit("-", 1)[-1]
+        image = pod["spec"]["containers"][0]["image"]
+        assert image == ("nginx:1.27" if clique in ("frontend", "pworker") else "nginx:latest"), pod[
+            "metadata"
+        ]["name"]
+    # Pods whose template did not change stayed, except the prefill group replicas, recreated as a unit.
+    kept = {p["metadata"]["name"] for p in got.pods} & old_names
+    assert {n.rsplit("-", 1)[0] for n in kept} == {
+        f"{pcs}-{i}-{c}"
+        for i in (0, 1)
+        for c in ("vision-encoder", "decode-cluster-0-dleader", "decode-cluster-0-dworker")
+    }
+    assert (await client.get(PODCLIQUES, frontend, namespace))["spec"]["replicas"] == 3
 
 
 async def test_only_groves_gate_is_removed(operator: Any, namespace: str, client: Any, wait_for: Any) -> None:
