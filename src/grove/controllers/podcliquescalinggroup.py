@@ -1,0 +1,346 @@
+"""The PodCliqueScalingGroup controller: the member PodCliques of each group replica, and the group's status.
+
+Per PodCliqueScalingGroup ``<pcs>-<i>-<group>`` (upstream ``internal/controller/podcliquescalinggroup``,
+reference §3.2): for every replica ``j < spec.replicas`` one PodClique ``<pcsg>-<j>-<clique>`` per clique of
+the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* variables (an existing
+member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
+above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
+replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
+Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached,
+observedGeneration, lastErrors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from grove.api import labels
+from grove.api.hashing import pod_template_hash
+from grove.api.podcliqueset import PodCliqueSet
+from grove.controllers import conditions as cond
+from grove.controllers import reasons
+from grove.controllers.context import Context, controller_ref, owner_pcs
+from grove.controllers.desired import PodCliqueRef, build_podclique
+from grove.controllers.errors import user_error
+from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
+from grove.controllers.rolling import (
+    outdated_group_replicas,
+    rolling_strategy,
+    update_progress_changed,
+    updating_replica,
+)
+from grove.controllers.status import (
+    ErrorRecord,
+    condition,
+    find_condition,
+    merge_conditions,
+    merge_last_errors,
+    now_rfc3339,
+    status_patch,
+)
+from grove.controllers.sync import ChildKind, sync_children
+from grove.runtime.cache import CONTROLLER_UID_INDEX
+from grove.runtime.controller import Controller, Request, Result
+from grove.runtime.errors import NotFound
+from grove.runtime.manager import Manager
+from grove.runtime.meta import (
+    Obj,
+    generation_of,
+    labels_of,
+    metadata,
+    name_of,
+    namespace_of,
+    uid_of,
+)
+from grove.runtime.predicates import FuncPredicate
+
+__all__ = ["ScalingGroupController", "member_replica_index"]
+
+log = structlog.get_logger(__name__)
+
+CONTROLLER_NAME = "podcliquescalinggroup-controller"
+
+
+def member_replica_index(pclq: Obj) -> int | None:
+    """The group replica a member PodClique belongs to (its label), or None."""
+    value = labels_of(pclq).get(labels.PCSG_REPLICA_INDEX)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _condition_true(obj: Obj, type_: str) -> bool:
+    c = find_condition((obj.get("status") or {}).get("conditions"), type_)
+    return c is not None and c.get("status") == "True"
+
+
+def _ready_enough(pclq: Obj) -> bool:
+    status = pclq.get("status") or {}
+    spec = pclq.get("spec") or {}
+    min_available = spec.get("minAvailable") or spec.get("replicas") or 0
+    return int(status.get("readyReplicas") or 0) >= int(min_available)
+
+
+class ScalingGroupController:
+    """Reconciles PodCliqueScalingGroups (see the module docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.recorder = ctx.recorder(CONTROLLER_NAME)
+        self._replica_deletes = ChildKind(
+            PODCLIQUES,
+            ctx.caches.pclq,
+            deleted_reason=reasons.PCSG_REPLICA_DELETE_SUCCESSFUL,
+            failed_reason=reasons.PCSG_REPLICA_DELETE_FAILED,
+        )
+        self._members = ChildKind(
+            PODCLIQUES,
+            ctx.caches.pclq,
+            synced_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_SUCCESSFUL,
+            deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
+            failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,
+        )
+
+    def register(self, mgr: Manager, concurrency: int) -> Controller:
+        """Declares the controller and its watches on ``mgr``."""
+        c = self.ctx.caches
+        return (
+            mgr.new_controller(CONTROLLER_NAME, self.reconcile, max_concurrent_reconciles=concurrency)
+            .for_(c.pcsg, FuncPredicate(update=_spec_or_metadata_changed))
+            .owns(c.pclq, PODCLIQUESCALINGGROUPS)
+            .watches(
+                c.pcs,
+                self._pcs_to_groups,
+                FuncPredicate(
+                    update=lambda o, n: _spec_or_metadata_changed(o, n) or update_progress_changed(o, n)
+                ),
+            )
+        )
+
+    def _pcs_to_groups(self, pcs: Obj) -> Iterable[Request]:
+        ns = namespace_of(pcs)
+        return [
+            Request(ns, name_of(g))
+            for g in self.ctx.caches.pcsg.store.by_index(CONTROLLER_UID_INDEX, uid_of(pcs))
+        ]
+
+    async def reconcile(self, req: Request) -> Result | None:
+        """One pass over the PodCliqueScalingGroup ``req``."""
+        obj = self.ctx.caches.pcsg.store.get_by_name(req.namespace, req.name)
+        if obj is None or metadata(obj).get("deletionTimestamp"):
+            return None
+        pcs_obj = owner_pcs(self.ctx, obj)
+        if pcs_obj is None:
+            return None  # orphaned: garbage collection removes it
+        view = self.ctx.pcs_view(pcs_obj)
+        if not view.valid or view.model is None:
+            return None  # the PodCliqueSet controller reports why
+        pcs = view.model
+        group = _group_name(obj)
+        config = pcs.spec.template.scaling_group(group) if group is not None else None
+        if config is None or group is None:
+            log.warning("pcsg.unknown_group", group=group)
+            return None
+        members = [
+            m
+            for m in self.ctx.caches.pclq.store.by_index(CONTROLLER_UID_INDEX, uid_of(obj))
+            if not metadata(m).get("deletionTimestamp")
+        ]
+        replicas = _group_replicas(obj, pcs, config.clique_names, members)
+        errors: list[ErrorRecord] = []
+        failure: BaseException | None = None
+        try:
+            await self._sync_members(obj, pcs, group, members)
+            await self._roll(obj, pcs_obj, pcs, config.clique_names, replicas)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = exc
+            record = user_error(exc)
+            if record is not None:
+                errors.append(record)
+        await self._write_status(obj, replicas, errors)
+        if failure is not None:
+            raise failure
+        return None
+
+    async def _sync_members(self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj]) -> None:
+        """Members of replicas below spec.replicas exist; others are deleted. With RollingRecreate an
+        existing member is not patched: it keeps its template until the rolling update recreates it."""
+        replicas = int((obj.get("spec") or {}).get("replicas") or 0)
+        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        ns = namespace_of(obj)
+        owner = controller_ref(PODCLIQUESCALINGGROUPS, obj)
+        config = pcs.spec.template.scaling_group(group)
+        assert config is not None
+        store = self.ctx.caches.pclq.store
+        patch_existing = not rolling_strategy(pcs)
+        wanted: set[str] = set()
+        desired: list[Obj] = []
+        for j in range(replicas):
+            for clique in config.clique_names:
+                ref = PodCliqueRef(pcs.metadata.name, i, clique, group, j)
+                wanted.add(ref.name)
+                existing = store.get_by_name(ns, ref.name)
+                if existing is not None and not patch_existing:
+                    continue
+                observed_replicas = (existing.get("spec") or {}).get("replicas") if existing else None
+                manifest = build_podclique(pcs, ref, observed_replicas).to_dict()
+                manifest["metadata"]["ownerReferences"] = [owner]
+                desired.append(manifest)
+        excess = [m for m in members if name_of(m) not in wanted]
+        await sync_children(self.ctx, self.recorder, obj, self._members, desired, excess)
+
+    async def _roll(
+        self,
+        obj: Obj,
+        pcs_obj: Obj,
+        pcs: PodCliqueSet,
+        clique_names: list[str],
+        replicas: dict[int, _GroupReplica],
+    ) -> None:
+        """Recreate outdated group replicas while this PodCliqueSet replica is the one being updated."""
+        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        if updating_replica(pcs_obj, pcs) != i:
+            return
+        spec = obj.get("spec") or {}
+        stale = outdated_group_replicas(
+            {j: r.members for j, r in replicas.items()},
+            int(spec.get("replicas") or 0),
+            len(clique_names),
+            _expected_hashes(pcs, clique_names),
+            lambda m: _member_clique(name_of(obj), m),
+            {j: r.available for j, r in replicas.items()},
+            int(spec.get("minAvailable") or 1),
+        )
+        if not stale:
+            return
+        victims = [m for j in stale for m in replicas[j].members]
+        await sync_children(self.ctx, self.recorder, obj, self._replica_deletes, [], victims)
+        log.info("pcsg.replicas_recreated", pcsg=name_of(obj), replicas=stale)
+
+    async def _write_status(
+        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord]
+    ) -> None:
+        spec = obj.get("spec") or {}
+        want = int(spec.get("replicas") or 0)
+        min_available = int(spec.get("minAvailable") or 1)
+        scheduled = sum(1 for r in replicas.values() if r.scheduled)
+        available = sum(1 for r in replicas.values() if r.available)
+        updated = sum(1 for r in replicas.values() if r.available and r.updated)
+        healthy = sum(1 for r in replicas.values() if r.healthy)
+        generation = generation_of(obj)
+        breached = healthy < min_available
+        wanted = [
+            condition(
+                cond.CONDITION_MIN_AVAILABLE_BREACHED,
+                breached,
+                cond.REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS
+                if breached
+                else cond.REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS,
+                f"{healthy} of {want} replicas meet minAvailable, {min_available} required",
+                generation,
+            )
+        ]
+        current = obj.get("status") or {}
+        if int(current.get("scheduledReplicas") or 0) > 0 and scheduled == 0:
+            self.recorder.warning(
+                obj, reasons.ALL_SCHEDULED_REPLICAS_LOST, "All scheduled replicas were lost"
+            )
+        now = now_rfc3339()
+        pcs_name = labels_of(obj).get(labels.PART_OF, "")
+        desired: dict[str, Any] = {
+            "observedGeneration": generation,
+            "replicas": want,
+            "scheduledReplicas": scheduled,
+            "availableReplicas": available,
+            "updatedReplicas": updated,
+            "selector": labels.selector_string(labels.scaling_group_selector(pcs_name, name_of(obj))),
+            "conditions": merge_conditions(current.get("conditions"), wanted, now),
+            "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
+        }
+        patch = status_patch(obj, desired)
+        if patch is None:
+            return
+        try:
+            await self.ctx.client.patch_status(PODCLIQUESCALINGGROUPS, name_of(obj), patch, namespace_of(obj))
+        except NotFound:
+            return
+
+
+@dataclass(frozen=True)
+class _GroupReplica:
+    """One replica of a scaling group as its member PodCliques report it."""
+
+    members: list[Obj]
+    healthy: bool
+    """All members exist and none has MinAvailableBreached."""
+    scheduled: bool
+    available: bool
+    updated: bool
+
+
+def _group_replicas(
+    obj: Obj, pcs: PodCliqueSet, clique_names: list[str], members: list[Obj]
+) -> dict[int, _GroupReplica]:
+    """Replicas below spec.replicas: complete (every member exists), scheduled (every member has
+    PodCliqueScheduled), available (and minAvailable ready pods each), updated (current templates)."""
+    replicas = int((obj.get("spec") or {}).get("replicas") or 0)
+    by_replica: dict[int, list[Obj]] = {j: [] for j in range(replicas)}
+    for m in members:
+        j = member_replica_index(m)
+        if j is not None and j < replicas:
+            by_replica[j].append(m)
+    hashes = _expected_hashes(pcs, clique_names)
+    out: dict[int, _GroupReplica] = {}
+    for j, ms in by_replica.items():
+        complete = len(ms) == len(clique_names)
+        healthy = complete and not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
+        scheduled = complete and all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms)
+        available = scheduled and all(_ready_enough(m) for m in ms)
+        updated = complete and all(_converged(m, name_of(obj), hashes) for m in ms)
+        out[j] = _GroupReplica(ms, healthy, scheduled, available, updated)
+    return out
+
+
+def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, str]:
+    t = pcs.spec.template
+    out: dict[str, str] = {}
+    for name in clique_names:
+        template = t.clique(name)
+        if template is not None:
+            out[name] = pod_template_hash(template, t.priority_class_name)
+    return out
+
+
+def _member_clique(pcsg: str, member: Obj) -> str:
+    """The clique template name of a member PodClique ``<pcsg>-<j>-<clique>``."""
+    return name_of(member).removeprefix(f"{pcsg}-{member_replica_index(member)}-")
+
+
+def _converged(member: Obj, pcsg: str, expected_hashes: dict[str, str]) -> bool:
+    """The member runs its clique's current pod template on all its pods."""
+    clique = _member_clique(pcsg, member)
+    status = member.get("status") or {}
+    return labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique) and status.get(
+        "updatedReplicas"
+    ) == status.get("replicas")
+
+
+def _group_name(obj: Obj) -> str | None:
+    lbl = labels_of(obj)
+    pcs, i = lbl.get(labels.PART_OF), lbl.get(labels.PCS_REPLICA_INDEX)
+    prefix = f"{pcs}-{i}-"
+    name = name_of(obj)
+    return name[len(prefix) :] if pcs and i is not None and name.startswith(prefix) else None
+
+
+def _spec_or_metadata_changed(old: Obj, new: Obj) -> bool:
+    return (
+        generation_of(old) != generation_of(new)
+        or labels_of(old) != labels_of(new)
+        or metadata(old).get("annotations") != metadata(new).get("annotations")
+    )
