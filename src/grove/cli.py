@@ -22,6 +22,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
     "dev": ("grove.devcluster.command", "run the embedded dev cluster (Kubernetes API emulator) for kubectl"),
+    "scheduler-extender": ("grove.scheduler.command", "run the topology-aware gang scheduler extender"),
 }
 
 

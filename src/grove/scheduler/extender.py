@@ -16,10 +16,11 @@ from typing import Any
 
 import structlog
 
+from grove.scheduler.gang import PODGANG_LABEL
 from grove.scheduler.ledger import Ledger, NotGang, Placed, Unschedulable, Waiting
 from grove.scheduler.metrics import SchedulerMetrics
 
-__all__ = ["MAX_SCORE", "Binder", "Extender", "ProtocolError"]
+__all__ = ["MAX_SCORE", "Binder", "Extender", "ProtocolError", "Standby"]
 
 log = structlog.get_logger("grove.scheduler.extender")
 
@@ -29,6 +30,9 @@ _MAX_REJECTIONS = 3
 
 Binder = Callable[[str, str, str, str], Awaitable[None]]
 """``await binder(namespace, name, uid, node)`` creates the pod's Binding; raises when that fails."""
+
+Standby = Callable[[], str | None]
+"""``standby()`` is None while this extender is the active one, else why not (e.g. who leads)."""
 
 
 class ProtocolError(ValueError):
@@ -92,13 +96,32 @@ class _Nodes:
         }
 
 
-class Extender:
-    """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`."""
+def _is_gang_pod(pod: Mapping[str, Any]) -> bool:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return isinstance(labels, Mapping) and bool(labels.get(PODGANG_LABEL))
 
-    def __init__(self, ledger: Ledger, binder: Binder, metrics: SchedulerMetrics | None = None) -> None:
+
+class Extender:
+    """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`.
+
+    With ``standby``, a replica that is not the active one (``standby()`` returns a reason) plans nothing:
+    filter passes pods outside any gang as usual (that needs no state) and fails every node for gang pods
+    with the reason, as a resolvable failure, so kube-scheduler retries them; bind still binds (the
+    scheduler has decided by then, and a binding needs no plan).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        binder: Binder,
+        metrics: SchedulerMetrics | None = None,
+        *,
+        standby: Standby | None = None,
+    ) -> None:
         self.ledger = ledger
         self.binder = binder
         self.metrics = metrics
+        self.standby = standby
 
     @staticmethod
     def _pod(args: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,6 +134,10 @@ class Extender:
         """``ExtenderArgs`` → ``ExtenderFilterResult``."""
         pod = self._pod(args)
         nodes = _Nodes(args)
+        if self.standby is not None and _is_gang_pod(pod):
+            reason = self.standby()
+            if reason is not None:
+                return nodes.result([], dict.fromkeys(nodes.names, reason), {})
         try:
             decision = self.ledger.decide(pod)
         except ValueError as e:
