@@ -61,6 +61,12 @@ class Topo:
     async def create(self, client: Client, racks: Sequence[tuple[int, int, int, int]], **kwargs: Any) -> None:
         """The binding, then ``hosts`` nodes in each (zone, block, rack, hosts)."""
         await client.create(CLUSTER_TOPOLOGY_BINDINGS, self.binding())
+        await self.create_nodes(client, racks, **kwargs)
+
+    async def create_nodes(
+        self, client: Client, racks: Sequence[tuple[int, int, int, int]], **kwargs: Any
+    ) -> None:
+        """``hosts`` nodes in each (zone, block, rack, hosts)."""
         for z, b, r, hosts in racks:
             for h in range(hosts):
                 created = await client.create(NODES, self.node(z, b, r, h, **kwargs))
