@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from grove.scheduler.command import add_arguments, options_from_args
 from grove.scheduler.server import ServerConfig
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "scheduler"
@@ -59,3 +62,25 @@ def test_rbac_covers_what_the_extender_does() -> None:
         ]
         == "kube-system"
     )
+
+
+def test_the_deployment_runs_the_extender_where_kube_scheduler_calls_it() -> None:
+    (deployment, _service) = _docs("deployment.yaml")
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    args = containers["extender"]["args"]
+    assert args[0] == "scheduler-extender"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = options_from_args(parser.parse_args(args[1:]))
+    (config,) = _docs("kube-scheduler-config.yaml")
+    url = urlsplit(config["extenders"][0]["urlPrefix"])
+    assert (url.hostname, url.port, url.path) == (options.host, options.port, options.server.url_prefix)
+    assert options.leader_election is not None
+    assert options.leader_election.lease_namespace == deployment["metadata"]["namespace"]
+    leases = _docs("rbac.yaml")
+    (role,) = [d for d in leases if d["kind"] == "Role" and d["metadata"]["name"] == "grove-scheduler-leases"]
+    assert options.leader_election.lease_name in role["rules"][1]["resourceNames"]
+    ports = {p["name"]: p["containerPort"] for p in containers["extender"]["ports"]}
+    assert ports["metrics"] == options.metrics_port
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
