@@ -76,7 +76,7 @@ class _Nodes:
         return name in self.items if self.items is not None else name in self.names
 
     def result(
-        self, passing: list[str], failed: dict[str, str], unresolvable: dict[str, str]
+        self, passing: list[str], failed: dict[str, str], unresolvable: dict[str, str], error: str = ""
     ) -> dict[str, Any]:
         if self.items is None:
             return {
@@ -84,7 +84,7 @@ class _Nodes:
                 "NodeNames": passing,
                 "FailedNodes": failed,
                 "FailedAndUnresolvableNodes": unresolvable,
-                "Error": "",
+                "Error": error,
             }
         node_list = {**self.list_meta, "items": [self.items[n] for n in passing]}
         return {
@@ -92,7 +92,7 @@ class _Nodes:
             "NodeNames": None,
             "FailedNodes": failed,
             "FailedAndUnresolvableNodes": unresolvable,
-            "Error": "",
+            "Error": error,
         }
 
 
@@ -104,10 +104,14 @@ def _is_gang_pod(pod: Mapping[str, Any]) -> bool:
 class Extender:
     """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`.
 
+    A gang that is not ready (its PodGang or some of its pods not seen yet) is answered with ``Error``:
+    kube-scheduler then retries the pod after its backoff. A node-level failure would park the pod until a
+    node or pod event, and the PodGang appearing is neither.
+
     With ``standby``, a replica that is not the active one (``standby()`` returns a reason) plans nothing:
-    filter passes pods outside any gang as usual (that needs no state) and fails every node for gang pods
-    with the reason, as a resolvable failure, so kube-scheduler retries them; bind still binds (the
-    scheduler has decided by then, and a binding needs no plan).
+    filter passes pods outside any gang as usual (that needs no state) and answers gang pods with the
+    reason as ``Error``, so kube-scheduler retries them after its backoff; bind still binds (the scheduler
+    has decided by then, and a binding needs no plan).
     """
 
     def __init__(
@@ -137,7 +141,7 @@ class Extender:
         if self.standby is not None and _is_gang_pod(pod):
             reason = self.standby()
             if reason is not None:
-                return nodes.result([], dict.fromkeys(nodes.names, reason), {})
+                return nodes.result([], {}, {}, error=reason)
         try:
             decision = self.ledger.decide(pod)
         except ValueError as e:
@@ -160,6 +164,8 @@ class Extender:
         if isinstance(decision, Unschedulable):
             return nodes.result([], {}, dict.fromkeys(nodes.names, decision.message))
         assert isinstance(decision, Waiting)
+        if decision.retry:
+            return nodes.result([], {}, {}, error=decision.message)
         return nodes.result([], dict.fromkeys(nodes.names, decision.message), {})
 
     def prioritize(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:
