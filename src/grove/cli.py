@@ -21,7 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate a PodCliqueSet manifest and print every object the operator creates for it",
     ),
     "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
-    "dev": ("grove.devcluster.command", "run the embedded dev cluster (Kubernetes API emulator) for kubectl"),
+    "dev": ("grove.devstack", "run the embedded dev cluster with Grove's scheduler extender, for kubectl"),
     "scheduler-extender": ("grove.scheduler.command", "run the topology-aware gang scheduler extender"),
 }
 

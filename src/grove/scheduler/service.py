@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from dataclasses import dataclass, field
 
 import structlog
@@ -61,6 +62,8 @@ class ExtenderOptions:
     process_metrics: bool = True
     settle_gc: bool = True
     """Freeze the heap after the initial load (see :func:`settle_gc`)."""
+    sock: socket.socket | None = None
+    """Serve on this bound socket instead of ``host:port`` (its port is known before the service starts)."""
 
 
 class ExtenderService:
@@ -104,7 +107,8 @@ class ExtenderService:
         """The extender's URL prefix as kube-scheduler's ``urlPrefix`` names it (once serving)."""
         if self.port is None:
             raise RuntimeError("the extender is not serving yet")
-        host = self.options.host
+        sock = self.options.sock
+        host = str(sock.getsockname()[0]) if sock is not None else self.options.host
         if host in ("", "0.0.0.0", "::"):
             host = "127.0.0.1"
         prefix = self.options.server.url_prefix.strip("/")
@@ -142,7 +146,9 @@ class ExtenderService:
             await self.feed.start()
             if self.options.settle_gc:
                 settle_gc()
-            runner, self.port = await start(self.app, self.options.host, self.options.port)
+            runner, self.port = await start(
+                self.app, self.options.host, self.options.port, sock=self.options.sock
+            )
             self._serving.set()
             log.info("extender.serving", url=self.url, metrics_port=self.manager.port)
             await asyncio.Event().wait()  # until the manager cancels us at shutdown

@@ -1,0 +1,299 @@
+"""``grove dev``: the embedded dev cluster with Grove's parts running on it, in one process.
+
+This is the composition layer (like the CLI, the only place that may import both ``devcluster`` and the
+components that run on it): the dev cluster with its fake nodes, kubelets and kube-scheduler stand-in,
+Grove's CRDs, and the scheduler extender with topology-aware scheduling on. The extender runs as it would
+in a cluster (its own API client, informers and HTTP server); the stand-in serves ``schedulerName:
+grove-scheduler`` through it with the configuration of ``deploy/scheduler/kube-scheduler-config.yaml``,
+and a ClusterTopologyBinding ``dev-topology`` describes the fake nodes' zone/block/rack/host labels.
+
+Tests build the same stack with :class:`DevStack` on a :class:`~grove.devcluster.ThreadedDevCluster`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from dataclasses import dataclass, replace
+from typing import Any
+
+import structlog
+
+from grove.api.crds import crd_manifests
+from grove.devcluster.cluster import DevCluster
+from grove.devcluster.command import add_arguments as add_cluster_arguments
+from grove.devcluster.errors import ApiError
+from grove.devcluster.nodes import HOSTNAME_LABEL, NodeShape
+from grove.devcluster.schedconfig import API_VERSION, KIND, SchedulerConfig, parse_scheduler_config
+from grove.devcluster.simulation import SimulationOptions, simulation_options
+from grove.runtime.client import Client
+from grove.runtime.informer import InformerOptions
+from grove.runtime.logging import configure_logging
+from grove.scheduler.ledger import LedgerConfig
+from grove.scheduler.server import ServerConfig
+from grove.scheduler.service import ExtenderOptions, ExtenderService
+
+__all__ = [
+    "DEV_TOPOLOGY",
+    "DevStack",
+    "EmbeddedExtender",
+    "GroveCrds",
+    "add_arguments",
+    "dev_topology",
+    "run",
+    "scheduler_configuration",
+]
+
+log = structlog.get_logger("grove.devstack")
+
+DEV_TOPOLOGY = "dev-topology"
+GROVE_SCHEDULER = "grove-scheduler"
+
+
+def dev_topology(shape: NodeShape, name: str = DEV_TOPOLOGY) -> dict[str, Any]:
+    """The ClusterTopologyBinding of the fake nodes: their topology levels, then the host."""
+    levels = [{"domain": lv.domain, "key": lv.key} for lv in shape.topology]
+    if not any(lv["domain"] == "host" or lv["key"] == HOSTNAME_LABEL for lv in levels):
+        levels.append({"domain": "host", "key": HOSTNAME_LABEL})
+    return {
+        "apiVersion": "grove.io/v1alpha1",
+        "kind": "ClusterTopologyBinding",
+        "metadata": {"name": name},
+        "spec": {"levels": levels},
+    }
+
+
+def scheduler_configuration(url_prefix: str) -> dict[str, Any]:
+    """``deploy/scheduler/kube-scheduler-config.yaml`` with the extender at ``url_prefix``."""
+    server = ServerConfig()
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "profiles": [{"schedulerName": GROVE_SCHEDULER, "percentageOfNodesToScore": 100}],
+        "extenders": [
+            {
+                "urlPrefix": url_prefix,
+                "filterVerb": server.filter_verb,
+                "prioritizeVerb": server.prioritize_verb,
+                "bindVerb": server.bind_verb,
+                "weight": 1,
+                "nodeCacheCapable": True,
+                "enableHTTPS": False,
+                "httpTimeout": "5s",
+                "ignorable": False,
+            }
+        ],
+    }
+
+
+class GroveCrds:
+    """Installs Grove's CustomResourceDefinitions when the cluster starts (existing ones are kept)."""
+
+    async def start(self, cluster: DevCluster) -> None:
+        for crd in crd_manifests():
+            try:
+                cluster.store.create("customresourcedefinitions", crd)
+            except ApiError as e:
+                if e.code != 409:
+                    raise
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+
+class EmbeddedExtender:
+    """The scheduler extender as a dev cluster component, on a port bound at construction (so the
+    scheduler stand-in's configuration can name it before the cluster exists); creates the topology
+    binding, then runs :class:`ExtenderService` with its own client."""
+
+    def __init__(
+        self,
+        topology: dict[str, Any] | None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        metrics_port: int | None = 0,
+        ledger: LedgerConfig | None = None,
+        informer_options: InformerOptions | None = None,
+        settle_gc: bool = True,
+    ) -> None:
+        self.topology = topology
+        self.sock = socket.create_server((host, port))
+        self.port: int = self.sock.getsockname()[1]
+        self.options = ExtenderOptions(
+            host=host,
+            port=self.port,
+            metrics_host=host,
+            metrics_port=metrics_port,
+            sock=self.sock,
+            ledger=ledger or LedgerConfig(),
+            informer_options=informer_options,
+            process_metrics=False,
+            settle_gc=settle_gc,
+        )
+        self.service: ExtenderService | None = None
+        self._client: Client | None = None
+
+    @property
+    def url(self) -> str:
+        """The ``urlPrefix`` kube-scheduler calls."""
+        return f"http://{self.sock.getsockname()[0]}:{self.port}{self.options.server.url_prefix}"
+
+    def scheduler_config(self) -> SchedulerConfig:
+        """The stand-in's configuration: profile ``grove-scheduler`` through this extender."""
+        return parse_scheduler_config(scheduler_configuration(self.url))
+
+    async def start(self, cluster: DevCluster) -> None:
+        if self.topology is not None:
+            try:
+                cluster.store.create("clustertopologybindings.grove.io", self.topology)
+            except ApiError as e:
+                if e.code != 409:
+                    raise
+        self._client = await Client.connect(cluster.kubeconfig_path)
+        self.service = ExtenderService(self._client, self.options)
+        await self.service.start()
+
+    async def stop(self) -> None:
+        if self.service is not None:
+            await self.service.stop()
+            self.service = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
+        self.sock.close()
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """What ``grove dev`` runs on the dev cluster. ``cluster_kwargs()`` goes to ``DevCluster`` (or
+    ``ThreadedDevCluster``), ``setup`` adds the components."""
+
+    simulation: SimulationOptions
+    extender: EmbeddedExtender | None
+
+    @classmethod
+    def build(
+        cls, simulation: SimulationOptions | None = None, *, extender: EmbeddedExtender | None = None
+    ) -> DevStack:
+        """The stack; unless the simulation brings its own scheduler configuration, the stand-in serves
+        ``grove-scheduler`` through ``extender`` (by default one on a free port, with ``dev-topology``)."""
+        sim = simulation or SimulationOptions()
+        ext = extender if extender is not None else EmbeddedExtender(dev_topology(sim.shape))
+        if sim.scheduler_config is None:
+            sim = replace(sim, scheduler_config=ext.scheduler_config())
+        return cls(sim, ext)
+
+    def cluster_kwargs(self) -> dict[str, Any]:
+        return {"simulation": self.simulation}
+
+    def setup(self, cluster: DevCluster) -> None:
+        cluster.add_component(GroveCrds())
+        if self.extender is not None:
+            cluster.add_component(self.extender)
+
+
+# ---------------------------------------------------------------------------------------------- grove dev
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``grove dev``: the cluster's, and the extender's ports."""
+    add_cluster_arguments(parser)
+    parser.add_argument(
+        "--extender-port", type=int, default=0, help="scheduler extender port (default: 0, a free port)"
+    )
+    parser.add_argument(
+        "--extender-metrics-port",
+        type=int,
+        default=0,
+        help="port of the extender's /metrics (default: 0, a free port)",
+    )
+
+
+def _absolute(path: str) -> str:
+    return os.path.abspath(path)
+
+
+def usage(cluster: DevCluster, stack: DevStack) -> str:
+    """What to tell the user once everything runs."""
+    lines = [
+        f"Grove dev cluster is running at {cluster.url}",
+        "",
+        f"  export KUBECONFIG={cluster.kubeconfig_path}",
+        "  kubectl get nodes -L topology.grove.io/rack",
+        "  kubectl get clustertopologybindings      # Grove's CRDs are installed",
+        "",
+    ]
+    ext = stack.extender
+    if ext is not None and ext.service is not None:
+        lines += [
+            f"Scheduler extender: {ext.url} (metrics: http://127.0.0.1:{ext.service.manager.port}/metrics)",
+            f"Pods with schedulerName: {GROVE_SCHEDULER} are placed gang by gang, packed within the "
+            f"ClusterTopologyBinding {DEV_TOPOLOGY}.",
+            "",
+        ]
+    lines.append("Press Ctrl-C to stop.")
+    return "\n".join(lines) + "\n"
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Start the cluster and Grove's parts, print how to use them, serve until interrupted."""
+    if args.nodes < 0:
+        print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
+        return 2
+    for flag in ("extender_port", "extender_metrics_port"):
+        value = getattr(args, flag)
+        if not 0 <= value <= 65535:
+            print(
+                f"grove dev: --{flag.replace('_', '-')} must be a port number, got {value}", file=sys.stderr
+            )
+            return 2
+    try:
+        simulation = simulation_options(args)
+    except ValueError as e:
+        print(f"grove dev: {e}", file=sys.stderr)
+        return 2
+    configure_logging("info")
+    try:
+        extender = EmbeddedExtender(
+            dev_topology(simulation.shape),
+            port=args.extender_port,
+            metrics_port=args.extender_metrics_port,
+        )
+    except OSError as e:
+        print(f"grove dev: cannot listen on port {args.extender_port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    stack = DevStack.build(simulation, extender=extender)
+    cluster = DevCluster(
+        nodes=args.nodes,
+        port=args.port,
+        host=args.host,
+        tls=args.tls,
+        watch_history=args.watch_history,
+        kubeconfig_path=_absolute(args.kubeconfig),
+        **stack.cluster_kwargs(),
+    )
+    stack.setup(cluster)
+    # Handlers first: the kubeconfig exists (and a SIGTERM may come) before every component has started.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        try:
+            await cluster.start()
+        except OSError as e:
+            print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        print(usage(cluster, stack), flush=True)
+        await stop.wait()
+    finally:
+        await cluster.stop()
+        extender.sock.close()
+    return 0
