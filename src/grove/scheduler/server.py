@@ -79,7 +79,9 @@ def build_app(extender: Extender, config: ServerConfig | None = None) -> web.App
                     outcome = "error"
                     body = {"Error": str(e)}
                 if isinstance(body, dict) and body.get("Error"):
-                    outcome = "error"
+                    # A filter result carrying an Error is a gang not ready yet (or a standby): retried by
+                    # kube-scheduler, not a failure of the call.
+                    outcome = "retry" if "FailedNodes" in body else "error"
                 return _json(body)
             finally:
                 if metrics is not None:
