@@ -1,24 +1,17 @@
-"""``grove dev``: the embedded dev cluster with Grove's parts running on it, in one process.
+"""What ``grove dev`` runs for topology-aware scheduling on the dev cluster: Grove's CRDs, a
+ClusterTopologyBinding ``dev-topology`` for the fake nodes' zone/block/rack/host labels, and the scheduler
+extender, with the kube-scheduler stand-in serving ``schedulerName: grove-scheduler`` through it with the
+configuration of ``deploy/scheduler/kube-scheduler-config.yaml``.
 
-This is the composition layer (like the CLI, the only place that may import both ``devcluster`` and the
-components that run on it): the dev cluster with its fake nodes, kubelets and kube-scheduler stand-in,
-Grove's CRDs, and the scheduler extender with topology-aware scheduling on. The extender runs as it would
-in a cluster (its own API client, informers and HTTP server); the stand-in serves ``schedulerName:
-grove-scheduler`` through it with the configuration of ``deploy/scheduler/kube-scheduler-config.yaml``,
-and a ClusterTopologyBinding ``dev-topology`` describes the fake nodes' zone/block/rack/host labels.
-
+Composition layer (with :mod:`grove.dev_command`, the only code that imports both ``devcluster`` and what
+runs on it). The extender runs as it would in a cluster: its own API client, informers and HTTP server.
 Tests build the same stack with :class:`DevStack` on a :class:`~grove.devcluster.ThreadedDevCluster`.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
-import os
-import signal
 import socket
-import sys
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -26,14 +19,12 @@ import structlog
 
 from grove.api.crds import crd_manifests
 from grove.devcluster.cluster import DevCluster
-from grove.devcluster.command import add_arguments as add_cluster_arguments
 from grove.devcluster.errors import ApiError
 from grove.devcluster.nodes import HOSTNAME_LABEL, NodeShape
 from grove.devcluster.schedconfig import API_VERSION, KIND, SchedulerConfig, parse_scheduler_config
-from grove.devcluster.simulation import SimulationOptions, simulation_options
+from grove.devcluster.simulation import SimulationOptions
 from grove.runtime.client import Client
 from grove.runtime.informer import InformerOptions
-from grove.runtime.logging import configure_logging
 from grove.scheduler.ledger import LedgerConfig
 from grove.scheduler.server import ServerConfig
 from grove.scheduler.service import ExtenderOptions, ExtenderService
@@ -43,9 +34,10 @@ __all__ = [
     "DevStack",
     "EmbeddedExtender",
     "GroveCrds",
-    "add_arguments",
+    "add_extender_arguments",
     "dev_topology",
-    "run",
+    "extender_from_args",
+    "extender_usage",
     "scheduler_configuration",
 ]
 
@@ -201,9 +193,8 @@ class DevStack:
 # ---------------------------------------------------------------------------------------------- grove dev
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``grove dev``: the cluster's, and the extender's ports."""
-    add_cluster_arguments(parser)
+def add_extender_arguments(parser: argparse.ArgumentParser) -> None:
+    """``grove dev`` flags of the extender."""
     parser.add_argument(
         "--extender-port", type=int, default=0, help="scheduler extender port (default: 0, a free port)"
     )
@@ -215,85 +206,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _absolute(path: str) -> str:
-    return os.path.abspath(path)
-
-
-def usage(cluster: DevCluster, stack: DevStack) -> str:
-    """What to tell the user once everything runs."""
-    lines = [
-        f"Grove dev cluster is running at {cluster.url}",
-        "",
-        f"  export KUBECONFIG={cluster.kubeconfig_path}",
-        "  kubectl get nodes -L topology.grove.io/rack",
-        "  kubectl get clustertopologybindings      # Grove's CRDs are installed",
-        "",
-    ]
-    ext = stack.extender
-    if ext is not None and ext.service is not None:
-        lines += [
-            f"Scheduler extender: {ext.url} (metrics: http://127.0.0.1:{ext.service.manager.port}/metrics)",
-            f"Pods with schedulerName: {GROVE_SCHEDULER} are placed gang by gang, packed within the "
-            f"ClusterTopologyBinding {DEV_TOPOLOGY}.",
-            "",
-        ]
-    lines.append("Press Ctrl-C to stop.")
-    return "\n".join(lines) + "\n"
-
-
-async def run(args: argparse.Namespace) -> int:
-    """Start the cluster and Grove's parts, print how to use them, serve until interrupted."""
-    if args.nodes < 0:
-        print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
-        return 2
+def extender_from_args(args: argparse.Namespace, shape: NodeShape) -> EmbeddedExtender:
+    """The extender the flags describe; ``ValueError`` naming a bad flag, ``OSError`` if its port is taken."""
     for flag in ("extender_port", "extender_metrics_port"):
         value = getattr(args, flag)
         if not 0 <= value <= 65535:
-            print(
-                f"grove dev: --{flag.replace('_', '-')} must be a port number, got {value}", file=sys.stderr
-            )
-            return 2
-    try:
-        simulation = simulation_options(args)
-    except ValueError as e:
-        print(f"grove dev: {e}", file=sys.stderr)
-        return 2
-    configure_logging("info")
-    try:
-        extender = EmbeddedExtender(
-            dev_topology(simulation.shape),
-            port=args.extender_port,
-            metrics_port=args.extender_metrics_port,
-        )
-    except OSError as e:
-        print(f"grove dev: cannot listen on port {args.extender_port}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    stack = DevStack.build(simulation, extender=extender)
-    cluster = DevCluster(
-        nodes=args.nodes,
-        port=args.port,
-        host=args.host,
-        tls=args.tls,
-        watch_history=args.watch_history,
-        kubeconfig_path=_absolute(args.kubeconfig),
-        **stack.cluster_kwargs(),
+            raise ValueError(f"--{flag.replace('_', '-')} must be a port number (0-65535), got {value}")
+    return EmbeddedExtender(
+        dev_topology(shape), port=args.extender_port, metrics_port=args.extender_metrics_port
     )
-    stack.setup(cluster)
-    # Handlers first: the kubeconfig exists (and a SIGTERM may come) before every component has started.
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    try:
-        try:
-            await cluster.start()
-        except OSError as e:
-            print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
-            return 1
-        print(usage(cluster, stack), flush=True)
-        await stop.wait()
-    finally:
-        await cluster.stop()
-        extender.sock.close()
-    return 0
+
+
+def extender_usage(stack: DevStack) -> str:
+    """What to tell the user about the extender once it runs."""
+    ext = stack.extender
+    if ext is None or ext.service is None:
+        return ""
+    return (
+        f"Scheduler extender: {ext.url} (metrics: http://127.0.0.1:{ext.service.manager.port}/metrics)\n"
+        f"Pods with schedulerName: {GROVE_SCHEDULER} are placed gang by gang by the stand-in scheduler and\n"
+        f"the extender, packed as their topology constraints say (ClusterTopologyBinding {DEV_TOPOLOGY}:\n"
+        f"kubectl get clustertopologybindings {DEV_TOPOLOGY} -o yaml).\n"
+    )
