@@ -1,7 +1,7 @@
 """The stack ``grove dev`` runs, for the placement tests: a dev cluster with 40 fake nodes (2 zones x 2 blocks
 x 2 racks x 5 hosts, 8 cpu each), the kube-scheduler stand-in serving ``grove-scheduler`` through the
-scheduler extender, and the ``dev-topology`` ClusterTopologyBinding. One per test package; every test
-works in its own namespace and leaves the nodes empty and healthy."""
+scheduler extender, the ``dev-topology`` ClusterTopologyBinding and the operator. One per test package;
+every test works in its own namespace and leaves the nodes empty and healthy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ import pytest
 import pytest_asyncio
 from placement_helpers import FAST, Stack
 
+from grove.controllers.operator import OperatorOptions
+from grove.dev_command import OperatorComponent, prepare_dev_cluster
 from grove.devcluster import ThreadedDevCluster
+from grove.devcluster.cluster import DevCluster
 from grove.devcluster.nodes import NodeShape
 from grove.devcluster.simulation import SimulationOptions
 from grove.devstack import DevStack, EmbeddedExtender, dev_topology
@@ -33,9 +36,16 @@ def stack() -> Iterator[Stack]:
     dev_stack = DevStack.build(
         SimulationOptions(shape=SHAPE, start_delay=0.05, exit_on_sigterm_after=0.0), extender=extender
     )
-    dev = ThreadedDevCluster(
-        setup=dev_stack.setup, nodes=NODES, bookmark_interval=1.0, **dev_stack.cluster_kwargs()
+    operator = OperatorOptions(
+        leader_election=False, install_crds=True, metrics_port=0, informer_options=FAST
     )
+
+    def setup(cluster: DevCluster) -> None:
+        prepare_dev_cluster(cluster)
+        dev_stack.setup(cluster)
+        cluster.add_component(OperatorComponent(operator))
+
+    dev = ThreadedDevCluster(setup=setup, nodes=NODES, bookmark_interval=1.0, **dev_stack.cluster_kwargs())
     dev.start()
     try:
         yield Stack(dev, extender)
