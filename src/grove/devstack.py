@@ -15,8 +15,7 @@ import socket
 from dataclasses import dataclass, replace
 from typing import Any
 
-import structlog
-
+from grove.api.constants import GROVE_SCHEDULER
 from grove.api.crds import crd_manifests
 from grove.devcluster.cluster import DevCluster
 from grove.devcluster.errors import ApiError
@@ -41,10 +40,7 @@ __all__ = [
     "scheduler_configuration",
 ]
 
-log = structlog.get_logger("grove.devstack")
-
 DEV_TOPOLOGY = "dev-topology"
-GROVE_SCHEDULER = "grove-scheduler"
 
 
 def dev_topology(shape: NodeShape, name: str = DEV_TOPOLOGY) -> dict[str, Any]:
@@ -87,6 +83,7 @@ class GroveCrds:
     """Installs Grove's CustomResourceDefinitions when the cluster starts (existing ones are kept)."""
 
     async def start(self, cluster: DevCluster) -> None:
+        """Create every CRD that does not exist yet."""
         for crd in crd_manifests():
             try:
                 cluster.store.create("customresourcedefinitions", crd)
@@ -141,6 +138,7 @@ class EmbeddedExtender:
         return parse_scheduler_config(scheduler_configuration(self.url))
 
     async def start(self, cluster: DevCluster) -> None:
+        """Create the topology binding, then run the extender against ``cluster`` until it serves."""
         if self.topology is not None:
             try:
                 cluster.store.create("clustertopologybindings.grove.io", self.topology)
@@ -152,6 +150,7 @@ class EmbeddedExtender:
         await self.service.start()
 
     async def stop(self) -> None:
+        """Stop the extender (gracefully) and release its client and socket."""
         if self.service is not None:
             await self.service.stop()
             self.service = None
@@ -167,7 +166,7 @@ class DevStack:
     ``ThreadedDevCluster``), ``setup`` adds the components."""
 
     simulation: SimulationOptions
-    extender: EmbeddedExtender | None
+    extender: EmbeddedExtender
 
     @classmethod
     def build(
@@ -182,12 +181,13 @@ class DevStack:
         return cls(sim, ext)
 
     def cluster_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments for ``DevCluster``: the simulation with the scheduler configuration."""
         return {"simulation": self.simulation}
 
     def setup(self, cluster: DevCluster) -> None:
+        """Add the components to ``cluster`` before it starts: CRDs first, then the extender."""
         cluster.add_component(GroveCrds())
-        if self.extender is not None:
-            cluster.add_component(self.extender)
+        cluster.add_component(self.extender)
 
 
 # ---------------------------------------------------------------------------------------------- grove dev
@@ -220,7 +220,7 @@ def extender_from_args(args: argparse.Namespace, shape: NodeShape) -> EmbeddedEx
 def extender_usage(stack: DevStack) -> str:
     """What to tell the user about the extender once it runs."""
     ext = stack.extender
-    if ext is None or ext.service is None:
+    if ext.service is None:
         return ""
     return (
         f"Scheduler extender: {ext.url} (metrics: http://127.0.0.1:{ext.service.manager.port}/metrics)\n"

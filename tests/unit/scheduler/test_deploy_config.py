@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from grove.devcluster.nodes import NodeShape, TopologyLevel
+from grove.devstack import dev_topology, scheduler_configuration
 from grove.scheduler.command import add_arguments, options_from_args
 from grove.scheduler.server import ServerConfig
 
@@ -84,3 +86,27 @@ def test_the_deployment_runs_the_extender_where_kube_scheduler_calls_it() -> Non
     assert ports["metrics"] == options.metrics_port
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_grove_dev_configures_its_scheduler_as_deployed_but_local() -> None:
+    (deployed,) = _docs("kube-scheduler-config.yaml")
+    local = scheduler_configuration("http://127.0.0.1:4242/scheduler")
+    for doc in (deployed, local):
+        doc.pop("leaderElection", None)
+    assert local["extenders"][0].pop("urlPrefix") == "http://127.0.0.1:4242/scheduler"
+    deployed["extenders"][0].pop("urlPrefix")
+    assert local == deployed
+
+
+def test_dev_topology_names_the_fake_nodes_labels_then_the_host() -> None:
+    shape = NodeShape(
+        topology=(TopologyLevel("zone", "z.example/zone", 4), TopologyLevel("rack", "r.example/rack", 2))
+    )
+    assert dev_topology(shape)["spec"]["levels"] == [
+        {"domain": "zone", "key": "z.example/zone"},
+        {"domain": "rack", "key": "r.example/rack"},
+        {"domain": "host", "key": "kubernetes.io/hostname"},
+    ]
+    assert dev_topology(NodeShape(topology=()))["spec"]["levels"] == [
+        {"domain": "host", "key": "kubernetes.io/hostname"}
+    ]
