@@ -306,7 +306,17 @@ class FakeKubelet:
         elif run.step == _RUNNING and (obj.get("spec") or {}).get("readinessGates"):
             self._write(run, obj)
 
-    def _admit(self, key: str, pod: JSON) -> None:
+    def _admit(self, key: str, event_pod: JSON) -> None:
+        # Events can be stale (this kubelet's own writes queue behind them): act on the pod as stored.
+        ns, name = key.split("/", 1)
+        try:
+            pod = self.store.get("pods", name, ns)
+        except ApiError:
+            return
+        if pod["metadata"]["uid"] != event_pod["metadata"]["uid"] or (pod.get("status") or {}).get(
+            "phase"
+        ) in ("Succeeded", "Failed"):
+            return
         node = pod["spec"]["nodeName"]
         run = _Run(key, pod["metadata"]["uid"], node)
         self._runs[key] = run
