@@ -28,7 +28,7 @@ from grove.api.podclique import PodClique
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
-from grove.controllers.context import BASE_PODGANG_INDEX, Context, owner_pcs
+from grove.controllers.context import BASE_PODGANG_INDEX, Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_pod, podclique_ref
 from grove.controllers.errors import user_error
 from grove.controllers.pods import (
@@ -64,7 +64,6 @@ from grove.runtime.meta import (
     metadata,
     name_of,
     namespace_of,
-    owner_reference,
     uid_of,
 )
 from grove.runtime.predicates import FuncPredicate
@@ -223,7 +222,7 @@ class PodCliqueController:
         self, obj: Obj, pcs: PodCliqueSet, pclq: PodClique, ref: PodCliqueRef, active: list[Obj], count: int
     ) -> None:
         key = f"{namespace_of(obj)}/{name_of(obj)}"
-        owner = owner_reference(obj)
+        owner = controller_ref(PODCLIQUES, obj)
         manifests = []
         for index in free_indices((pod_index(p) for p in active), count):
             pod = build_pod(pcs, pclq, ref, index, self.ctx.initc_image)
