@@ -21,7 +21,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate a PodCliqueSet manifest and print every object the operator creates for it",
     ),
     "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
-    "dev": ("grove.dev_command", "run the embedded dev cluster with the operator, for kubectl"),
+    "dev": ("grove.dev_command", "run the embedded dev cluster with the operator and the scheduler extender"),
+    "scheduler-extender": ("grove.scheduler.command", "run the topology-aware gang scheduler extender"),
     "operator": (
         "grove.operator_command",
         "run the Grove operator (PodCliqueSet, scaling group and PodClique)",

@@ -1,9 +1,11 @@
-"""``grove dev``: the embedded dev cluster (API server, fake nodes, kubelets, scheduler) with the operator.
+"""``grove dev``: the embedded dev cluster (API server, fake nodes, kubelets, scheduler) with the operator
+and the scheduler extender.
 
 The composition lives here, above both: the dev cluster knows nothing of Grove, the operator nothing of the
 dev cluster. Grove's CRDs are installed, the operator runs in the same process (``--no-operator`` leaves it
 out), and the fake kubelets hold ``grove-initc`` init containers with the same rule ``grove initc`` applies
-in a real cluster, so start-up ordering behaves as on a cluster.
+in a real cluster, so start-up ordering behaves as on a cluster. The scheduler extender runs too, and the
+stand-in scheduler serves ``grove-scheduler`` through it (:mod:`grove.devstack`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from grove.devcluster.command import usage
 from grove.devcluster.errors import Cause, invalid_value
 from grove.devcluster.resources import ResourceType, Strategy
 from grove.devcluster.simulation import simulation_options
+from grove.devstack import DevStack, add_extender_arguments, extender_from_args, extender_usage
 from grove.initc.rule import make_initc_gate
 
 log = structlog.get_logger("grove.dev")
@@ -45,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="port of the operator's /metrics, /healthz, /readyz (default: a free port)",
     )
+    add_extender_arguments(parser)
 
 
 def _absolute(path: str) -> str:
@@ -116,13 +120,19 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     try:
         simulation = simulation_options(args)
+        # The dev stack installs Grove's CRDs before the operator starts.
         options = OperatorOptions(
-            leader_election=False, install_crds=True, metrics_port=args.operator_metrics_port
+            leader_election=False, install_crds=False, metrics_port=args.operator_metrics_port
         )
         options.validate()
+        extender = extender_from_args(args, simulation.shape)
     except ValueError as e:
         print(f"grove dev: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(f"grove dev: cannot listen on port {args.extender_port}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    stack = DevStack.build(simulation, extender=extender)
     cluster = DevCluster(
         nodes=args.nodes,
         port=args.port,
@@ -130,9 +140,10 @@ async def run(args: argparse.Namespace) -> int:
         tls=args.tls,
         watch_history=args.watch_history,
         kubeconfig_path=_absolute(args.kubeconfig),
-        simulation=simulation,
+        **stack.cluster_kwargs(),
     )
     prepare_dev_cluster(cluster)
+    stack.setup(cluster)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -143,6 +154,7 @@ async def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         await cluster.stop()
+        extender.sock.close()
         return 1
     print(usage(cluster), flush=True)
     code = 0
@@ -161,10 +173,12 @@ async def run(args: argparse.Namespace) -> int:
                 starting.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await starting
+        print(extender_usage(stack), flush=True)
         await stop.wait()
     except Exception:
         log.exception("dev.operator_failed")
         code = 1
     finally:
         await cluster.stop()
+        extender.sock.close()
     return code

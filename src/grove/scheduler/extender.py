@@ -16,10 +16,11 @@ from typing import Any
 
 import structlog
 
+from grove.scheduler.gang import PODGANG_LABEL
 from grove.scheduler.ledger import Ledger, NotGang, Placed, Unschedulable, Waiting
 from grove.scheduler.metrics import SchedulerMetrics
 
-__all__ = ["MAX_SCORE", "Binder", "Extender", "ProtocolError"]
+__all__ = ["MAX_SCORE", "Binder", "Extender", "ProtocolError", "Standby"]
 
 log = structlog.get_logger("grove.scheduler.extender")
 
@@ -29,6 +30,9 @@ _MAX_REJECTIONS = 3
 
 Binder = Callable[[str, str, str, str], Awaitable[None]]
 """``await binder(namespace, name, uid, node)`` creates the pod's Binding; raises when that fails."""
+
+Standby = Callable[[], str | None]
+"""``standby()`` is None while this extender is the active one, else why not (e.g. who leads)."""
 
 
 class ProtocolError(ValueError):
@@ -72,7 +76,7 @@ class _Nodes:
         return name in self.items if self.items is not None else name in self.names
 
     def result(
-        self, passing: list[str], failed: dict[str, str], unresolvable: dict[str, str]
+        self, passing: list[str], failed: dict[str, str], unresolvable: dict[str, str], error: str = ""
     ) -> dict[str, Any]:
         if self.items is None:
             return {
@@ -80,7 +84,7 @@ class _Nodes:
                 "NodeNames": passing,
                 "FailedNodes": failed,
                 "FailedAndUnresolvableNodes": unresolvable,
-                "Error": "",
+                "Error": error,
             }
         node_list = {**self.list_meta, "items": [self.items[n] for n in passing]}
         return {
@@ -88,17 +92,40 @@ class _Nodes:
             "NodeNames": None,
             "FailedNodes": failed,
             "FailedAndUnresolvableNodes": unresolvable,
-            "Error": "",
+            "Error": error,
         }
 
 
-class Extender:
-    """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`."""
+def _is_gang_pod(pod: Mapping[str, Any]) -> bool:
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    return isinstance(labels, Mapping) and bool(labels.get(PODGANG_LABEL))
 
-    def __init__(self, ledger: Ledger, binder: Binder, metrics: SchedulerMetrics | None = None) -> None:
+
+class Extender:
+    """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`.
+
+    A gang that is not ready (its PodGang or some of its pods not seen yet) is answered with ``Error``:
+    kube-scheduler then retries the pod after its backoff. A node-level failure would park the pod until a
+    node or pod event, and the PodGang appearing is neither.
+
+    With ``standby``, a replica that is not the active one (``standby()`` returns a reason) plans nothing:
+    filter passes pods outside any gang as usual (that needs no state) and answers gang pods with the
+    reason as ``Error``, so kube-scheduler retries them after its backoff; bind still binds (the scheduler
+    has decided by then, and a binding needs no plan).
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        binder: Binder,
+        metrics: SchedulerMetrics | None = None,
+        *,
+        standby: Standby | None = None,
+    ) -> None:
         self.ledger = ledger
         self.binder = binder
         self.metrics = metrics
+        self.standby = standby
 
     @staticmethod
     def _pod(args: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -111,6 +138,10 @@ class Extender:
         """``ExtenderArgs`` → ``ExtenderFilterResult``."""
         pod = self._pod(args)
         nodes = _Nodes(args)
+        if self.standby is not None and _is_gang_pod(pod):
+            reason = self.standby()
+            if reason is not None:
+                return nodes.result([], {}, {}, error=reason)
         try:
             decision = self.ledger.decide(pod)
         except ValueError as e:
@@ -133,6 +164,8 @@ class Extender:
         if isinstance(decision, Unschedulable):
             return nodes.result([], {}, dict.fromkeys(nodes.names, decision.message))
         assert isinstance(decision, Waiting)
+        if decision.retry:
+            return nodes.result([], {}, {}, error=decision.message)
         return nodes.result([], dict.fromkeys(nodes.names, decision.message), {})
 
     def prioritize(self, args: Mapping[str, Any]) -> list[dict[str, Any]]:

@@ -75,9 +75,12 @@ class Unschedulable:
 
 @dataclass(frozen=True, slots=True)
 class Waiting:
-    """Not placeable yet (PodGang or pods missing, or no room for a pod beyond minReplicas); retry later."""
+    """Not placeable yet; retry later. ``retry``: the gang is not ready (PodGang or pods missing), which no
+    node or pod event of kube-scheduler's would signal, so the pod must be retried on a timer; otherwise
+    (no room for a pod beyond minReplicas) capacity changes will."""
 
     message: str
+    retry: bool = False
 
 
 Decision = NotGang | Placed | Unschedulable | Waiting
@@ -396,11 +399,11 @@ class Ledger:
         self.expire()
         gang = self.gangs.get(info.gang_key)
         if gang is None or (gang.gang is None and gang.error is None):
-            return Waiting(f"PodGang {info.gang_key} does not exist yet")
+            return Waiting(f"PodGang {info.gang_key} does not exist yet", retry=True)
         if gang.error is not None or gang.gang is None:
             return Unschedulable(f"PodGang {info.gang_key} is invalid: {gang.error}")
         if info.key not in gang.refs:
-            return Waiting(f"pod {info.key} is not listed in PodGang {info.gang_key} yet")
+            return Waiting(f"pod {info.key} is not listed in PodGang {info.gang_key} yet", retry=True)
         if info.node_name is not None:
             return Placed(info.node_name)
         node = gang.planned.get(info.key)
@@ -477,7 +480,7 @@ class Ledger:
 
     @staticmethod
     def _failure_decision(failure: PlanFailure) -> Decision:
-        return Waiting(failure.message) if failure.incomplete else Unschedulable(failure.message)
+        return Waiting(failure.message, retry=True) if failure.incomplete else Unschedulable(failure.message)
 
     def _has_bound(self, gang: GangState) -> bool:
         assert gang.gang is not None

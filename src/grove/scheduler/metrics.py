@@ -92,7 +92,7 @@ class SchedulerMetrics:
         )
         self.requests = Counter(
             "grove_scheduler_extender_requests",
-            "Extender calls by verb and outcome (ok, error).",
+            "Extender calls by verb and outcome (ok; retry: gang not ready or standby; error).",
             ["verb", "outcome"],
             registry=registry,
         )

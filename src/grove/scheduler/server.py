@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import socket
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -78,7 +79,9 @@ def build_app(extender: Extender, config: ServerConfig | None = None) -> web.App
                     outcome = "error"
                     body = {"Error": str(e)}
                 if isinstance(body, dict) and body.get("Error"):
-                    outcome = "error"
+                    # A filter result carrying an Error is a gang not ready yet (or a standby): retried by
+                    # kube-scheduler, not a failure of the call.
+                    outcome = "retry" if "FailedNodes" in body else "error"
                 return _json(body)
             finally:
                 if metrics is not None:
@@ -129,11 +132,15 @@ def build_app(extender: Extender, config: ServerConfig | None = None) -> web.App
     return app
 
 
-async def start(app: web.Application, host: str = "0.0.0.0", port: int = 8888) -> tuple[web.AppRunner, int]:
-    """Serve ``app``; returns the runner (``await runner.cleanup()`` stops it) and the bound port."""
+async def start(
+    app: web.Application, host: str = "0.0.0.0", port: int = 8888, *, sock: socket.socket | None = None
+) -> tuple[web.AppRunner, int]:
+    """Serve ``app`` on ``host:port``, or on an already bound ``sock`` (its address must be known before
+    the server starts, e.g. to write a scheduler configuration); returns the runner (``await
+    runner.cleanup()`` stops it) and the bound port."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
+    site: web.BaseSite = web.SockSite(runner, sock) if sock is not None else web.TCPSite(runner, host, port)
     await site.start()
     address = runner.addresses[0]
     return runner, int(address[1])

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 
 from grove.scheduler.extender import Extender
 from grove.scheduler.ledger import Ledger
@@ -158,6 +158,21 @@ async def test_gang_that_cannot_fit_is_rejected_all_or_nothing(h: Harness) -> No
         assert result["FailedAndUnresolvableNodes"] == dict.fromkeys(NAMES, message)
         assert await h.post("prioritize", _args(p)) == [{"Host": n, "Score": 0} for n in NAMES]
     assert h.binder.calls == []
+
+
+async def test_gang_not_ready_is_an_error_so_the_scheduler_retries(h: Harness) -> None:
+    early = pod("early-0", gang="early", cpu="1")
+    h.ledger.on_pod_upsert(early)
+    result = await h.post("filter", _args(early))
+    assert result["Error"] == "PodGang default/early does not exist yet"
+    assert (result["NodeNames"], result["FailedNodes"], result["FailedAndUnresolvableNodes"]) == ([], {}, {})
+    h.ledger.on_podgang_upsert(podgang("early", [GroupSpec("w", ["early-0", "early-1"])]))
+    assert 'grove_scheduler_extender_requests_total{outcome="retry",verb="filter"} 1.0' in (
+        generate_latest(h.registry).decode()
+    )
+    result = await h.post("filter", _args(early))
+    # The pod not seen yet borrows its sibling's spec: the whole gang is planned at once.
+    assert result["Error"] == "" and len(result["NodeNames"]) == 1
 
 
 async def test_planned_node_missing_from_candidates_is_replanned(h: Harness) -> None:

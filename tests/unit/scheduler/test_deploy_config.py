@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
+from grove.devcluster.nodes import NodeShape, TopologyLevel
+from grove.devstack import dev_topology, scheduler_configuration
+from grove.scheduler.command import add_arguments, options_from_args
 from grove.scheduler.server import ServerConfig
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "scheduler"
@@ -59,3 +64,49 @@ def test_rbac_covers_what_the_extender_does() -> None:
         ]
         == "kube-system"
     )
+
+
+def test_the_deployment_runs_the_extender_where_kube_scheduler_calls_it() -> None:
+    (deployment, _service) = _docs("deployment.yaml")
+    containers = {c["name"]: c for c in deployment["spec"]["template"]["spec"]["containers"]}
+    args = containers["extender"]["args"]
+    assert args[0] == "scheduler-extender"
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    options = options_from_args(parser.parse_args(args[1:]))
+    (config,) = _docs("kube-scheduler-config.yaml")
+    url = urlsplit(config["extenders"][0]["urlPrefix"])
+    assert (url.hostname, url.port, url.path) == (options.host, options.port, options.server.url_prefix)
+    assert options.leader_election is not None
+    assert options.leader_election.lease_namespace == deployment["metadata"]["namespace"]
+    leases = _docs("rbac.yaml")
+    (role,) = [d for d in leases if d["kind"] == "Role" and d["metadata"]["name"] == "grove-scheduler-leases"]
+    assert options.leader_election.lease_name in role["rules"][1]["resourceNames"]
+    ports = {p["name"]: p["containerPort"] for p in containers["extender"]["ports"]}
+    assert ports["metrics"] == options.metrics_port
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+
+def test_grove_dev_configures_its_scheduler_as_deployed_but_local() -> None:
+    (deployed,) = _docs("kube-scheduler-config.yaml")
+    local = scheduler_configuration("http://127.0.0.1:4242/scheduler")
+    for doc in (deployed, local):
+        doc.pop("leaderElection", None)
+    assert local["extenders"][0].pop("urlPrefix") == "http://127.0.0.1:4242/scheduler"
+    deployed["extenders"][0].pop("urlPrefix")
+    assert local == deployed
+
+
+def test_dev_topology_names_the_fake_nodes_labels_then_the_host() -> None:
+    shape = NodeShape(
+        topology=(TopologyLevel("zone", "z.example/zone", 4), TopologyLevel("rack", "r.example/rack", 2))
+    )
+    assert dev_topology(shape)["spec"]["levels"] == [
+        {"domain": "zone", "key": "z.example/zone"},
+        {"domain": "rack", "key": "r.example/rack"},
+        {"domain": "host", "key": "kubernetes.io/hostname"},
+    ]
+    assert dev_topology(NodeShape(topology=()))["spec"]["levels"] == [
+        {"domain": "host", "key": "kubernetes.io/hostname"}
+    ]

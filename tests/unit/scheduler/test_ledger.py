@@ -89,10 +89,12 @@ def test_first_filter_plans_and_reserves_the_whole_gang(ledger: Ledger, registry
 
 def test_non_gang_pods_and_unready_gangs(ledger: Ledger) -> None:
     assert ledger.decide(pod("plain")) == NotGang()
-    assert ledger.decide(pod("orphan", gang="nope")) == Waiting("PodGang default/nope does not exist yet")
+    assert ledger.decide(pod("orphan", gang="nope")) == Waiting(
+        "PodGang default/nope does not exist yet", True
+    )
     _gang(ledger, "g", 1)
     assert ledger.decide(pod("extra", gang="g")) == Waiting(
-        "pod default/extra is not listed in PodGang default/g yet"
+        "pod default/extra is not listed in PodGang default/g yet", retry=True
     )
 
 
@@ -263,7 +265,7 @@ def test_gang_missing_pods_waits(ledger: Ledger) -> None:
     seen = pod("g-0", gang="g")
     ledger.on_pod_upsert(seen)
     ledger.on_podgang_upsert(podgang("g", [GroupSpec("g-w", ["g-0"], min_replicas=2)]))
-    assert ledger.decide(seen) == Waiting("gang default/g: pod group g-w needs 2 pods, 1 exist")
+    assert ledger.decide(seen) == Waiting("gang default/g: pod group g-w needs 2 pods, 1 exist", retry=True)
 
 
 def test_podgang_scale_out_keeps_the_plan_and_constraint_change_drops_it(ledger: Ledger) -> None:
@@ -287,7 +289,7 @@ def test_optional_pod_without_room_waits(ledger: Ledger) -> None:
     gang = ledger.gangs["default/g"]
     assert gang.unplanned == {"default/g-2"}
     decision = ledger.decide(pods[2])
-    assert isinstance(decision, Waiting)
+    assert isinstance(decision, Waiting) and not decision.retry
     assert decision.message.startswith("gang default/g: no room for pod default/g-2 beyond minReplicas")
 
 
