@@ -1166,7 +1166,7 @@ class Store:
         rtype = self.resolve(resource)
         if rtype.scale is None:
             raise errors.not_found(rtype.plural + "/scale", rtype.group, name)
-        return _scale_of(rtype, rtype.encode(self._stored(rtype, name, namespace)))
+        return scale_of(rtype, rtype.encode(self._stored(rtype, name, namespace)))
 
     def update_scale(
         self,
@@ -1219,7 +1219,7 @@ class Store:
         out = yield from self._update_from(
             rtype, bucket, old, new, None, dry_run, field_manager, "Update", admission_subresource="scale"
         )
-        return _scale_of(rtype, out)
+        return scale_of(rtype, out)
 
     def bind_pod(self, name: str, namespace: str, binding: JSON) -> None:
         """POST pods/binding: set ``spec.nodeName`` (409 when already bound) and PodScheduled=True."""
@@ -1260,7 +1260,8 @@ class Store:
         return rtype.encode(self._commit(rtype, bucket, old, new))
 
 
-def _scale_of(rtype: ResourceType, obj: JSON) -> JSON:
+def scale_of(rtype: ResourceType, obj: JSON) -> JSON:
+    """The autoscaling/v1 Scale of ``obj`` (whose type has a scale subresource)."""
     assert rtype.scale is not None
     md = obj["metadata"]
     smd: JSON = {"name": md["name"]}
