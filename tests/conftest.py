@@ -171,3 +171,91 @@ def kubectl_session(cluster: ClusterHandle, _kubectl_cache: str) -> Kubectl:
 def kubectl(kubectl_session: Kubectl) -> Kubectl:
     """Real kubectl with the cluster's kubeconfig (discovery cache private to the session)."""
     return kubectl_session
+
+
+# ---------------------------------------------------------------------------------------------- the operator
+
+DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+
+
+_CRDS_INSTALLED: set[str] = set()
+
+
+@pytest.fixture
+def grove_crds_installed(cluster: ClusterHandle, _kubectl_cache: str) -> Path:
+    """Grove's CRDs (``deploy/crds``), server-side applied and established, once per cluster."""
+    crds = DEPLOY / "crds"
+    if cluster.kubeconfig not in _CRDS_INSTALLED:
+        kubectl = Kubectl(cluster.kubeconfig, _kubectl_cache)
+        kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds), check=True)
+        for f in sorted(crds.glob("*.yaml")):
+            kubectl("wait", "--for", "condition=established", "--timeout=30s", "-f", str(f), check=True)
+        _CRDS_INSTALLED.add(cluster.kubeconfig)
+    return crds
+
+
+class OperatorUnderTest:
+    """The operator serving a test's namespace.
+
+    On the dev cluster it runs in-process (:class:`~grove.controllers.threaded.ThreadedOperator`, watching
+    only the test's namespace) and can be stopped, killed and restarted; against ``GROVE_TEST_KUBECONFIG``
+    the operator is assumed deployed and those calls skip the test.
+    """
+
+    def __init__(self, threaded: Any | None) -> None:
+        self.threaded = threaded
+
+    @property
+    def in_process(self) -> bool:
+        """True when the test controls the operator."""
+        return self.threaded is not None
+
+    def _require(self) -> Any:
+        if self.threaded is None:
+            pytest.skip("needs an in-process operator; GROVE_TEST_KUBECONFIG points at a real cluster")
+        return self.threaded
+
+    def start(self) -> None:
+        """Start a new incarnation (after stop or kill)."""
+        self._require().start()
+
+    def stop(self) -> None:
+        """Stop gracefully."""
+        self._require().stop()
+
+    def kill(self) -> None:
+        """Stop abruptly, as SIGKILL would."""
+        self._require().kill()
+
+    def restart(self) -> None:
+        """Kill, then start a new incarnation."""
+        self.kill()
+        self.start()
+
+
+@pytest.fixture
+def operator(
+    cluster: ClusterHandle, namespace: str, grove_crds_installed: Path
+) -> Iterator[OperatorUnderTest]:
+    """The operator for this test's namespace (see :class:`OperatorUnderTest`)."""
+    if cluster.dev is None:
+        yield OperatorUnderTest(None)
+        return
+    from grove.controllers.operator import OperatorOptions
+    from grove.controllers.threaded import ThreadedOperator
+
+    options = OperatorOptions(
+        namespace=namespace,
+        metrics_port=None,
+        identity=f"grove-test-{namespace}",
+        lease_duration=4.0,
+        renew_deadline=3.0,
+        retry_period=0.5,
+        graceful_shutdown_timeout=5.0,
+    )
+    threaded = ThreadedOperator(cluster.kubeconfig, options)
+    threaded.start()
+    try:
+        yield OperatorUnderTest(threaded)
+    finally:
+        threaded.stop()

@@ -21,7 +21,15 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate a PodCliqueSet manifest and print every object the operator creates for it",
     ),
     "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
-    "dev": ("grove.devcluster.command", "run the embedded dev cluster (Kubernetes API emulator) for kubectl"),
+    "dev": ("grove.dev_command", "run the embedded dev cluster with the operator, for kubectl"),
+    "operator": (
+        "grove.operator_command",
+        "run the Grove operator (PodCliqueSet, scaling group and PodClique)",
+    ),
+    "initc": (
+        "grove.initc.command",
+        "wait until parent PodCliques are ready (the grove-initc init container)",
+    ),
 }
 
 

@@ -31,6 +31,7 @@ from grove.devcluster.faults import Faults
 from grove.devcluster.gc import Controllers
 from grove.devcluster.resources import Registry
 from grove.devcluster.server import ApiServer
+from grove.devcluster.simulation import Simulation, SimulationOptions
 from grove.devcluster.store import Store
 from grove.devcluster.webhooks import WebhookDispatcher
 
@@ -67,6 +68,7 @@ class DevCluster:
         bookmark_interval: float = 60.0,
         kubeconfig_path: str | None = None,
         pod_gc_quarantine: float = 40.0,
+        simulation: SimulationOptions | None = None,
     ) -> None:
         if nodes < 0:
             raise ValueError(f"nodes must be >= 0, got {nodes}")
@@ -87,6 +89,10 @@ class DevCluster:
         )
         self._components: list[Component] = []
         self._started: list[Component] = []
+        # Fake nodes, kubelets and the scheduler stand-in (see grove.devcluster.simulation).
+        self.simulation = Simulation(nodes, simulation) if nodes else None
+        if self.simulation is not None:
+            self._components.append(self.simulation)
         self._kubeconfig_path = kubeconfig_path
         self._tmpdir: str | None = None
         self._ca_data: bytes | None = None

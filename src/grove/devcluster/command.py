@@ -10,6 +10,7 @@ import signal
 import sys
 
 from grove.devcluster.cluster import DevCluster
+from grove.devcluster.simulation import add_simulation_arguments, simulation_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,6 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch-history", type=int, default=10_000, help="watch events kept per resource (default: 10000)"
     )
+    add_simulation_arguments(parser)
 
 
 def _absolute(path: str) -> str:
@@ -52,6 +54,11 @@ async def run(args: argparse.Namespace) -> int:
     if args.nodes < 0:
         print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
         return 2
+    try:
+        simulation = simulation_options(args)
+    except ValueError as e:
+        print(f"grove dev: {e}", file=sys.stderr)
+        return 2
     cluster = DevCluster(
         nodes=args.nodes,
         port=args.port,
@@ -59,6 +66,7 @@ async def run(args: argparse.Namespace) -> int:
         tls=args.tls,
         watch_history=args.watch_history,
         kubeconfig_path=_absolute(args.kubeconfig),
+        simulation=simulation,
     )
     try:
         await cluster.start()

@@ -14,7 +14,7 @@ from grove.api.validation.template import template_errors
 from grove.api.validation.topology import topology_errors
 from grove.api.validation.update import update_errors
 
-__all__ = ["validate_create", "validate_update"]
+__all__ = ["validate_create", "validate_existing", "validate_update"]
 
 
 def validate_create(pcs: PodCliqueSet, topology: ClusterTopologyBinding | None = None) -> list[FieldError]:
@@ -25,6 +25,20 @@ def validate_create(pcs: PodCliqueSet, topology: ClusterTopologyBinding | None =
     return (
         template_errors(pcs, create=True)
         + topology_errors(pcs, topology, create=True)
+        + name_length_errors(pcs)
+    )
+
+
+def validate_existing(
+    pcs: PodCliqueSet, topology: ClusterTopologyBinding | None = None, *, first_generation: bool
+) -> list[FieldError]:
+    """Every rule a PodCliqueSet the API server already stored breaks, for a controller on a cluster without
+    the admission webhook: the create rules for its first generation, otherwise the rules any update must
+    keep (immutability cannot be checked without the previous version).
+    """
+    return (
+        template_errors(pcs, create=first_generation)
+        + topology_errors(pcs, topology, create=first_generation)
         + name_length_errors(pcs)
     )
 

@@ -1,0 +1,119 @@
+"""Creating, updating and deleting the objects a controller owns, touching the API only when needed.
+
+:func:`ensure_child` compares the desired manifest with the cached object and issues at most one write: a
+create when it is missing, a merge patch of exactly the fields that differ when it drifted, nothing when it
+is up to date (so a steady state costs no API call). Objects that belong to another owner are never touched:
+that is a :class:`ChildConflict`, which the user has to resolve.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from grove.controllers.objdiff import is_subset, merge_patch
+from grove.runtime.client import Client
+from grove.runtime.errors import AlreadyExists, NotFound
+from grove.runtime.informer import Informer
+from grove.runtime.meta import Obj, controller_owner, metadata, name_of, namespace_of, uid_of
+from grove.runtime.resources import Resource
+
+__all__ = ["ChildConflict", "Outcome", "delete_child", "ensure_child"]
+
+log = structlog.get_logger(__name__)
+
+
+class ChildConflict(Exception):
+    """An object with the name of a child exists and is controlled by something else."""
+
+    def __init__(self, kind: str, namespace: str, name: str, holder: str) -> None:
+        self.kind = kind
+        self.name = name
+        super().__init__(
+            f"{kind} {namespace}/{name} already exists and is not controlled by this object ({holder}); "
+            "delete or rename it"
+        )
+
+
+class Outcome(enum.Enum):
+    """What :func:`ensure_child` did."""
+
+    CREATED = "created"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    WAITING = "waiting"
+    """The object is being deleted; it is recreated once it is gone."""
+
+
+def _map_patch(desired: Mapping[str, str] | None, observed: Mapping[str, str] | None) -> dict[str, str]:
+    have = observed or {}
+    return {k: v for k, v in (desired or {}).items() if have.get(k) != v}
+
+
+def drift_patch(observed: Obj, desired: Obj, fields: Sequence[str]) -> dict[str, Any]:
+    """The merge patch bringing ``observed`` to ``desired``: labels and annotations we set (others are kept),
+    and each top-level field of ``fields`` (nested fields we do not want are removed)."""
+    patch: dict[str, Any] = {}
+    md: dict[str, Any] = {}
+    for key in ("labels", "annotations"):
+        changed = _map_patch(metadata(desired).get(key), metadata(observed).get(key))
+        if changed:
+            md[key] = changed
+    if md:
+        patch["metadata"] = md
+    for f in fields:
+        want, have = desired.get(f), observed.get(f)
+        if want is None or is_subset(want, have):
+            continue
+        patch[f] = (
+            merge_patch(have, want) if isinstance(want, Mapping) and isinstance(have, Mapping) else want
+        )
+    return patch
+
+
+async def ensure_child(
+    client: Client,
+    resource: Resource,
+    informer: Informer,
+    desired: Obj,
+    owner_uid: str,
+    fields: Sequence[str] = ("spec",),
+) -> Outcome:
+    """Makes the child ``desired`` exist as described (see the module docstring)."""
+    ns, name = namespace_of(desired), name_of(desired)
+    observed = informer.store.get_by_name(ns, name)
+    if observed is None:
+        try:
+            await client.create(resource, desired, ns)
+        except AlreadyExists:
+            # Our cache has not seen it yet (or someone else created it): the watch event brings us back.
+            return Outcome.UNCHANGED
+        log.info("child.created", kind=resource.kind, child=name)
+        return Outcome.CREATED
+    if metadata(observed).get("deletionTimestamp"):
+        return Outcome.WAITING
+    ref = controller_owner(observed)
+    if ref is None or ref.get("uid") != owner_uid:
+        holder = f"controller {ref.get('kind')}/{ref.get('name')}" if ref else "no controller"
+        raise ChildConflict(resource.kind, ns, name, holder)
+    patch = drift_patch(observed, desired, fields)
+    if not patch:
+        return Outcome.UNCHANGED
+    await client.patch(resource, name, patch, ns)
+    log.info("child.updated", kind=resource.kind, child=name, fields=sorted(patch))
+    return Outcome.UPDATED
+
+
+async def delete_child(client: Client, resource: Resource, obj: Obj) -> bool:
+    """Deletes ``obj`` (only that incarnation: UID precondition); False if it was already gone."""
+    if metadata(obj).get("deletionTimestamp"):
+        return False
+    try:
+        await client.delete(resource, name_of(obj), namespace_of(obj), uid=uid_of(obj))
+    except NotFound:
+        return False
+    log.info("child.deleted", kind=resource.kind, child=name_of(obj))
+    return True

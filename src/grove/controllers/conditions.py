@@ -1,0 +1,40 @@
+"""Condition types and reasons the controllers write (upstream's constants, and this operator's own)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from grove.api.constants import (
+    CONDITION_MIN_AVAILABLE_BREACHED,
+    CONDITION_PODCLIQUE_SCHEDULED,
+    CONDITION_PODGANG_INITIALIZED,
+    REASON_PODGANG_PODS_CREATED,
+    REASON_PODGANG_PODS_CREATION_PENDING,
+)
+
+__all__ = [
+    "CONDITION_MIN_AVAILABLE_BREACHED",
+    "CONDITION_PODCLIQUE_SCHEDULED",
+    "CONDITION_PODGANG_INITIALIZED",
+    "CONDITION_SPEC_VALID",
+    "REASON_PODGANG_PODS_CREATED",
+    "REASON_PODGANG_PODS_CREATION_PENDING",
+]
+
+CONDITION_SPEC_VALID: Final = "SpecValid"
+"""PodCliqueSet condition: True when the spec passes validation (the operator acts on it), False otherwise."""
+REASON_SPEC_VALID: Final = "SpecValid"
+REASON_SPEC_INVALID: Final = "InvalidSpec"
+
+REASON_SUFFICIENT_SCHEDULED_PODS: Final = "SufficientScheduledPods"
+REASON_INSUFFICIENT_SCHEDULED_PODS: Final = "InsufficientScheduledPods"
+REASON_SCHEDULED_BELOW_MIN_AVAILABLE: Final = "ScheduledReplicasBelowMinAvailable"
+REASON_INSUFFICIENT_READY_PODS: Final = "InsufficientReadyPods"
+REASON_SUFFICIENT_READY_PODS: Final = "SufficientReadyPods"
+REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "InsufficientAvailablePodCliqueScalingGroupReplicas"
+REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "SufficientAvailablePodCliqueScalingGroupReplicas"
+
+# status.lastErrors codes.
+ERR_INVALID_SPEC: Final = "ERR_INVALID_PODCLIQUESET_SPEC"
+ERR_RESOURCE_CONFLICT: Final = "ERR_RESOURCE_CONFLICT"
+ERR_REJECTED: Final = "ERR_REQUEST_REJECTED"

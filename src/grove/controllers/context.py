@@ -1,0 +1,116 @@
+"""What the three controllers share: the client, the informers (caches with their indexes), parsed models,
+event recorders and settings. Built once per operator by :mod:`grove.controllers.operator`."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from grove import __version__
+from grove.api import labels
+from grove.api.podclique import PodClique
+from grove.api.scalinggroup import PodCliqueScalingGroup
+from grove.controllers.models import ParsedCache, parse_podclique, parse_scaling_group
+from grove.controllers.pcsview import PcsView, PcsViews
+from grove.runtime.cache import index_by_label
+from grove.runtime.client import Client
+from grove.runtime.events import EventRecorder
+from grove.runtime.informer import Informer
+from grove.runtime.meta import Obj, labels_of, namespace_of
+
+__all__ = [
+    "BASE_PODGANG_INDEX",
+    "DEFAULT_INITC_IMAGE",
+    "PART_OF_INDEX",
+    "PODGANG_INDEX",
+    "Caches",
+    "Context",
+    "gather_limited",
+    "owner_pcs",
+]
+
+DEFAULT_INITC_IMAGE = f"grove:{__version__}"
+"""Image of the ``grove-initc`` init container: the operator's own image."""
+
+PART_OF_INDEX = "part-of"
+"""Index of managed objects by their PodCliqueSet (label ``app.kubernetes.io/part-of``)."""
+PODGANG_INDEX = "podgang"
+"""Index of pods and PodCliques by their PodGang (label ``grove.io/podgang``)."""
+BASE_PODGANG_INDEX = "base-podgang"
+"""Index of PodCliques of scaled gangs by their base PodGang (label ``grove.io/base-podgang``)."""
+
+INDEXERS = {
+    PART_OF_INDEX: index_by_label(labels.PART_OF),
+    PODGANG_INDEX: index_by_label(labels.PODGANG),
+    BASE_PODGANG_INDEX: index_by_label(labels.BASE_PODGANG),
+}
+
+
+@dataclass
+class Caches:
+    """The informers of every kind the controllers read. Namespaced ones may be restricted to a namespace."""
+
+    pcs: Informer
+    pclq: Informer
+    pcsg: Informer
+    podgangs: Informer
+    pods: Informer
+    services: Informer
+    service_accounts: Informer
+    roles: Informer
+    role_bindings: Informer
+    secrets: Informer
+    topologies: Informer
+
+
+@dataclass
+class Context:
+    """Shared state of one operator instance."""
+
+    client: Client
+    caches: Caches
+    initc_image: str = DEFAULT_INITC_IMAGE
+    max_parallel_writes: int = 32
+    """Writes one reconcile issues concurrently (creating hundreds of children one by one is too slow)."""
+    pclq_models: ParsedCache[PodClique] = field(default_factory=lambda: ParsedCache(parse_podclique))
+    pcsg_models: ParsedCache[PodCliqueScalingGroup] = field(
+        default_factory=lambda: ParsedCache(parse_scaling_group)
+    )
+    recorders: dict[str, EventRecorder] = field(default_factory=dict)
+    pcs_views: PcsViews = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.pcs_views = PcsViews(self.caches.topologies)
+
+    def pcs_view(self, obj: Obj) -> PcsView:
+        """The parsed, defaulted and validated PodCliqueSet of the cached ``obj``."""
+        return self.pcs_views.get(obj)
+
+    def recorder(self, controller: str) -> EventRecorder:
+        """The event recorder of ``controller``."""
+        return self.recorders[controller]
+
+
+def owner_pcs(ctx: Context, obj: Obj) -> Obj | None:
+    """The PodCliqueSet a managed object belongs to (label part-of, same namespace), from the cache."""
+    name = labels_of(obj).get(labels.PART_OF)
+    return ctx.caches.pcs.store.get_by_name(namespace_of(obj), name) if name else None
+
+
+T = TypeVar("T")
+
+
+async def gather_limited(
+    calls: Iterable[Callable[[], Awaitable[T]]], limit: int
+) -> Sequence[T | BaseException]:
+    """Runs the calls with at most ``limit`` in flight; returns results and exceptions in order."""
+    sem = asyncio.Semaphore(max(1, limit))
+
+    async def run(call: Callable[[], Awaitable[T]]) -> T:
+        async with sem:
+            return await call()
+
+    results: list[Any] = await asyncio.gather(*(run(c) for c in calls), return_exceptions=True)
+    return results

@@ -1,0 +1,255 @@
+"""The operator: one runtime Manager with the three controllers, their informers, events, leader election
+and the metrics/health endpoints.
+
+::
+
+    handle = await run_operator("/path/to/kubeconfig", OperatorOptions(namespace="team-a"))
+    ...
+    await handle.stop()          # graceful: finish in-flight reconciles, release the lease
+    # or: await handle.wait()    # until it stops (raises if it failed, e.g. lost its lease)
+
+:func:`build_operator` wires a manager from an existing client (``grove operator`` and tests use
+:func:`run_operator`). Caches of the built-in kinds are restricted to objects labelled
+``app.kubernetes.io/managed-by=grove-operator`` (as upstream restricts them); pods are indexed by owner UID
+and PodGang, PodCliques by PodGang and base PodGang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import structlog
+
+from grove.api import labels
+from grove.api.crds import crd_manifests
+from grove.controllers.context import DEFAULT_INITC_IMAGE, INDEXERS, Caches, Context
+from grove.controllers.podclique import CONTROLLER_NAME as PCLQ_CONTROLLER
+from grove.controllers.podclique import PodCliqueController
+from grove.controllers.podcliquescalinggroup import CONTROLLER_NAME as PCSG_CONTROLLER
+from grove.controllers.podcliquescalinggroup import ScalingGroupController
+from grove.controllers.podcliqueset import CONTROLLER_NAME as PCS_CONTROLLER
+from grove.controllers.podcliqueset import PodCliqueSetController
+from grove.controllers.resources import (
+    CLUSTER_TOPOLOGY_BINDINGS,
+    PODCLIQUES,
+    PODCLIQUESCALINGGROUPS,
+    PODCLIQUESETS,
+    PODGANGS,
+    PODS,
+    ROLE_BINDINGS,
+    ROLES,
+    SECRETS,
+    SERVICE_ACCOUNTS,
+    SERVICES,
+)
+from grove.runtime.cache import IndexFunc
+from grove.runtime.client import Client
+from grove.runtime.informer import Informer, InformerOptions
+from grove.runtime.leaderelection import LeaderElectionConfig, default_identity
+from grove.runtime.manager import Manager, ManagerOptions
+from grove.runtime.resources import CUSTOM_RESOURCE_DEFINITIONS, Resource
+
+__all__ = [
+    "LEADER_ELECTION_ID",
+    "OperatorHandle",
+    "OperatorOptions",
+    "build_operator",
+    "install_crds",
+    "run_operator",
+]
+
+log = structlog.get_logger(__name__)
+
+LEADER_ELECTION_ID = "grove-operator-leader-election"
+DEFAULT_OPERATOR_NAMESPACE = "grove-system"
+FIELD_MANAGER = "grove-operator"
+
+
+@dataclass
+class OperatorOptions:
+    """How an operator runs. Defaults are upstream's (ports, concurrency, lease timings)."""
+
+    namespace: str | None = None
+    """Watch and manage only this namespace (default: all namespaces)."""
+    metrics_port: int | None = 2752
+    """Port of /metrics, /healthz and /readyz; 0 picks a free port, None serves nothing."""
+    metrics_host: str = "0.0.0.0"
+    concurrency_pcs: int = 10
+    concurrency_pclq: int = 10
+    concurrency_pcsg: int = 5
+    leader_election: bool = True
+    leader_election_namespace: str | None = None
+    """Namespace of the Lease: the watched namespace, else $POD_NAMESPACE, else grove-system."""
+    leader_election_id: str = LEADER_ELECTION_ID
+    identity: str = field(default_factory=default_identity)
+    lease_duration: float = 15.0
+    renew_deadline: float = 10.0
+    retry_period: float = 2.0
+    initc_image: str = DEFAULT_INITC_IMAGE
+    handle_signals: bool = False
+    """Stop gracefully on SIGTERM/SIGINT (only in a program's main event loop)."""
+    graceful_shutdown_timeout: float = 30.0
+    install_crds: bool = False
+    """Server-side apply Grove's CRDs before starting (for dev clusters; production applies them once)."""
+    informer_options: InformerOptions | None = None
+    max_parallel_writes: int = 32
+
+    def lease_namespace(self) -> str:
+        """Where the leader election Lease lives."""
+        return (
+            self.leader_election_namespace
+            or self.namespace
+            or os.environ.get("POD_NAMESPACE")
+            or DEFAULT_OPERATOR_NAMESPACE
+        )
+
+    def validate(self) -> None:
+        """Raises ValueError naming the first bad option."""
+        for name in ("concurrency_pcs", "concurrency_pclq", "concurrency_pcsg", "max_parallel_writes"):
+            value = getattr(self, name)
+            if value < 1:
+                raise ValueError(f"{name}: must be >= 1, got {value}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise ValueError(f"metrics_port: must be in [0, 65535], got {self.metrics_port}")
+
+
+def _caches(mgr: Manager, namespace: str | None) -> Caches:
+    managed = f"{labels.MANAGED_BY}={labels.MANAGED_BY_VALUE}"
+
+    def informer(
+        resource: Resource, selector: str | None = None, indexers: Mapping[str, IndexFunc] | None = None
+    ) -> Informer:
+        return mgr.informer(resource, namespace=namespace, label_selector=selector, indexers=indexers)
+
+    return Caches(
+        pcs=informer(PODCLIQUESETS),
+        pclq=informer(PODCLIQUES, indexers=INDEXERS),
+        pcsg=informer(PODCLIQUESCALINGGROUPS),
+        podgangs=informer(PODGANGS),
+        pods=informer(PODS, managed, INDEXERS),
+        services=informer(SERVICES, managed),
+        service_accounts=informer(SERVICE_ACCOUNTS, managed),
+        roles=informer(ROLES, managed),
+        role_bindings=informer(ROLE_BINDINGS, managed),
+        secrets=informer(SECRETS, managed),
+        topologies=mgr.informer(CLUSTER_TOPOLOGY_BINDINGS),
+    )
+
+
+def build_operator(client: Client, options: OperatorOptions | None = None) -> Manager:
+    """A manager running Grove's three controllers with ``client`` (not started)."""
+    opts = options or OperatorOptions()
+    opts.validate()
+    le = None
+    if opts.leader_election:
+        le = LeaderElectionConfig(
+            opts.leader_election_id,
+            opts.lease_namespace(),
+            identity=opts.identity,
+            lease_duration=opts.lease_duration,
+            renew_deadline=opts.renew_deadline,
+            retry_period=opts.retry_period,
+        )
+    mgr = Manager(
+        client,
+        ManagerOptions(
+            metrics_host=opts.metrics_host,
+            metrics_port=opts.metrics_port,
+            leader_election=le,
+            graceful_shutdown_timeout=opts.graceful_shutdown_timeout,
+            informer_options=opts.informer_options,
+            handle_signals=opts.handle_signals,
+        ),
+    )
+    ctx = Context(
+        client,
+        _caches(mgr, opts.namespace),
+        initc_image=opts.initc_image,
+        max_parallel_writes=opts.max_parallel_writes,
+        recorders={
+            name: mgr.event_recorder(name) for name in (PCS_CONTROLLER, PCSG_CONTROLLER, PCLQ_CONTROLLER)
+        },
+    )
+    PodCliqueSetController(ctx).register(mgr, opts.concurrency_pcs)
+    ScalingGroupController(ctx).register(mgr, opts.concurrency_pcsg)
+    PodCliqueController(ctx).register(mgr, opts.concurrency_pclq)
+    return mgr
+
+
+async def install_crds(client: Client) -> None:
+    """Server-side applies Grove's CRDs (idempotent) and waits until they are established."""
+    for crd in crd_manifests():
+        await client.apply(CUSTOM_RESOURCE_DEFINITIONS, crd, field_manager=FIELD_MANAGER, force=True)
+    for crd in crd_manifests():
+        name = crd["metadata"]["name"]
+        async with asyncio.timeout(30):
+            while True:
+                got = await client.get(CUSTOM_RESOURCE_DEFINITIONS, name)
+                conditions = (got.get("status") or {}).get("conditions") or []
+                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
+                    break
+                await asyncio.sleep(0.1)
+
+
+class OperatorHandle:
+    """A running operator: its manager, and how to stop or wait for it."""
+
+    def __init__(self, manager: Manager, client: Client, task: asyncio.Task[None]) -> None:
+        self.manager = manager
+        self.client = client
+        self._task = task
+
+    @property
+    def done(self) -> bool:
+        """True once the operator stopped (gracefully or not)."""
+        return self._task.done()
+
+    async def wait(self) -> None:
+        """Waits until the operator stops; re-raises what made it fail (e.g. ``LeaderElectionLost``)."""
+        await asyncio.shield(self._task)
+
+    async def wait_leading(self) -> None:
+        """Waits until this operator holds the lease and its controllers run (bound it with a timeout)."""
+        leading = asyncio.ensure_future(self.manager.wait_leading())
+        try:
+            await asyncio.wait({leading, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            leading.cancel()
+        if self._task.done():
+            self._task.result()
+            raise RuntimeError("the operator stopped before it started leading")
+
+    async def stop(self) -> None:
+        """Graceful stop: controllers drain, the lease is released, then the client is closed."""
+        self.manager.request_stop()
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self._task)
+
+
+async def run_operator(kubeconfig: str | None, options: OperatorOptions | None = None) -> OperatorHandle:
+    """Starts an operator on the cluster of ``kubeconfig`` (None: $KUBECONFIG, in-cluster, ~/.kube/config)
+    in the running event loop and returns its handle once it is started (leading or standing by)."""
+    opts = options or OperatorOptions()
+    opts.validate()
+    client = await Client.connect(kubeconfig)
+    try:
+        if opts.install_crds:
+            await install_crds(client)
+        mgr = build_operator(client, opts)
+    except BaseException:
+        await client.close()
+        raise
+
+    async def run() -> None:
+        try:
+            await mgr.run()
+        finally:
+            await client.close()
+
+    task = asyncio.create_task(run(), name="grove-operator")
+    log.info("operator.starting", namespace=opts.namespace or "*", identity=opts.identity)
+    return OperatorHandle(mgr, client, task)

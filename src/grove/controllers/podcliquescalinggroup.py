@@ -1,0 +1,268 @@
+"""The PodCliqueScalingGroup controller: the member PodCliques of each group replica, and the group's status.
+
+Per PodCliqueScalingGroup ``<pcs>-<i>-<group>`` (upstream ``internal/controller/podcliquescalinggroup``,
+reference §3.2): for every replica ``j < spec.replicas`` one PodClique ``<pcsg>-<j>-<clique>`` per clique of
+the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* variables (an existing
+member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
+above ``spec.replicas`` are deleted, highest indices included. Status: replicas, scheduledReplicas,
+availableReplicas, updatedReplicas, selector, MinAvailableBreached, observedGeneration, lastErrors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from typing import Any
+
+import structlog
+
+from grove.api import labels
+from grove.api.hashing import pod_template_hash
+from grove.api.podcliqueset import PodCliqueSet
+from grove.controllers import conditions as cond
+from grove.controllers import reasons
+from grove.controllers.context import Context, owner_pcs
+from grove.controllers.desired import PodCliqueRef, build_podclique
+from grove.controllers.errors import user_error
+from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
+from grove.controllers.status import (
+    ErrorRecord,
+    condition,
+    find_condition,
+    merge_conditions,
+    merge_last_errors,
+    now_rfc3339,
+    status_patch,
+)
+from grove.controllers.sync import ChildKind, sync_children
+from grove.runtime.cache import CONTROLLER_UID_INDEX
+from grove.runtime.controller import Controller, Request, Result
+from grove.runtime.errors import NotFound
+from grove.runtime.manager import Manager
+from grove.runtime.meta import (
+    Obj,
+    generation_of,
+    labels_of,
+    metadata,
+    name_of,
+    namespace_of,
+    owner_reference,
+    uid_of,
+)
+from grove.runtime.predicates import FuncPredicate
+
+__all__ = ["ScalingGroupController", "member_replica_index"]
+
+log = structlog.get_logger(__name__)
+
+CONTROLLER_NAME = "podcliquescalinggroup-controller"
+
+
+def member_replica_index(pclq: Obj) -> int | None:
+    """The group replica a member PodClique belongs to (its label), or None."""
+    value = labels_of(pclq).get(labels.PCSG_REPLICA_INDEX)
+    return int(value) if value is not None and value.isdigit() else None
+
+
+def _condition_true(obj: Obj, type_: str) -> bool:
+    c = find_condition((obj.get("status") or {}).get("conditions"), type_)
+    return c is not None and c.get("status") == "True"
+
+
+def _ready_enough(pclq: Obj) -> bool:
+    status = pclq.get("status") or {}
+    spec = pclq.get("spec") or {}
+    min_available = spec.get("minAvailable") or spec.get("replicas") or 0
+    return int(status.get("readyReplicas") or 0) >= int(min_available)
+
+
+class ScalingGroupController:
+    """Reconciles PodCliqueScalingGroups (see the module docstring)."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.recorder = ctx.recorder(CONTROLLER_NAME)
+        self._members = ChildKind(
+            PODCLIQUES,
+            ctx.caches.pclq,
+            synced_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_SUCCESSFUL,
+            deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
+            failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,
+        )
+
+    def register(self, mgr: Manager, concurrency: int) -> Controller:
+        """Declares the controller and its watches on ``mgr``."""
+        c = self.ctx.caches
+        return (
+            mgr.new_controller(CONTROLLER_NAME, self.reconcile, max_concurrent_reconciles=concurrency)
+            .for_(c.pcsg, FuncPredicate(update=_spec_or_metadata_changed))
+            .owns(c.pclq, PODCLIQUESCALINGGROUPS)
+            .watches(c.pcs, self._pcs_to_groups, FuncPredicate(update=_spec_or_metadata_changed))
+        )
+
+    def _pcs_to_groups(self, pcs: Obj) -> Iterable[Request]:
+        ns = namespace_of(pcs)
+        return [
+            Request(ns, name_of(g))
+            for g in self.ctx.caches.pcsg.store.by_index(CONTROLLER_UID_INDEX, uid_of(pcs))
+        ]
+
+    async def reconcile(self, req: Request) -> Result | None:
+        """One pass over the PodCliqueScalingGroup ``req``."""
+        obj = self.ctx.caches.pcsg.store.get_by_name(req.namespace, req.name)
+        if obj is None or metadata(obj).get("deletionTimestamp"):
+            return None
+        pcs_obj = owner_pcs(self.ctx, obj)
+        if pcs_obj is None:
+            return None  # orphaned: garbage collection removes it
+        view = self.ctx.pcs_view(pcs_obj)
+        if not view.valid or view.model is None:
+            return None  # the PodCliqueSet controller reports why
+        pcs = view.model
+        group = _group_name(obj)
+        config = pcs.spec.template.scaling_group(group) if group is not None else None
+        if config is None or group is None:
+            log.warning("pcsg.unknown_group", group=group)
+            return None
+        members = [
+            m
+            for m in self.ctx.caches.pclq.store.by_index(CONTROLLER_UID_INDEX, uid_of(obj))
+            if not metadata(m).get("deletionTimestamp")
+        ]
+        errors: list[ErrorRecord] = []
+        failure: BaseException | None = None
+        try:
+            await self._sync_members(obj, pcs, group, members)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            failure = exc
+            record = user_error(exc)
+            if record is not None:
+                errors.append(record)
+        await self._write_status(obj, pcs, config.clique_names, members, errors)
+        if failure is not None:
+            raise failure
+        return None
+
+    async def _sync_members(self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj]) -> None:
+        replicas = int((obj.get("spec") or {}).get("replicas") or 0)
+        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        ns = namespace_of(obj)
+        owner = owner_reference(obj)
+        config = pcs.spec.template.scaling_group(group)
+        assert config is not None
+        store = self.ctx.caches.pclq.store
+        desired: list[Obj] = []
+        for j in range(replicas):
+            for clique in config.clique_names:
+                ref = PodCliqueRef(pcs.metadata.name, i, clique, group, j)
+                existing = store.get_by_name(ns, ref.name)
+                observed_replicas = (existing.get("spec") or {}).get("replicas") if existing else None
+                manifest = build_podclique(pcs, ref, observed_replicas).to_dict()
+                manifest["metadata"]["ownerReferences"] = [owner]
+                desired.append(manifest)
+        wanted = {name_of(d) for d in desired}
+        excess = [m for m in members if name_of(m) not in wanted]
+        await sync_children(self.ctx, self.recorder, obj, self._members, desired, excess)
+
+    async def _write_status(
+        self,
+        obj: Obj,
+        pcs: PodCliqueSet,
+        clique_names: list[str],
+        members: list[Obj],
+        errors: list[ErrorRecord],
+    ) -> None:
+        spec = obj.get("spec") or {}
+        replicas = int(spec.get("replicas") or 0)
+        min_available = int(spec.get("minAvailable") or 1)
+        by_replica: dict[int, list[Obj]] = {}
+        for m in members:
+            j = member_replica_index(m)
+            if j is not None and j < replicas:
+                by_replica.setdefault(j, []).append(m)
+        scheduled = available = updated = healthy = 0
+        expected_hashes = _expected_hashes(pcs, clique_names)
+        for ms in by_replica.values():
+            if len(ms) != len(clique_names):
+                continue
+            if not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms):
+                healthy += 1
+            if not all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms):
+                continue
+            scheduled += 1
+            if not all(_ready_enough(m) for m in ms):
+                continue
+            available += 1
+            if all(_converged(m, expected_hashes) for m in ms):
+                updated += 1
+        generation = generation_of(obj)
+        breached = healthy < min_available
+        wanted = [
+            condition(
+                cond.CONDITION_MIN_AVAILABLE_BREACHED,
+                breached,
+                cond.REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS
+                if breached
+                else cond.REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS,
+                f"{healthy} of {replicas} replicas meet minAvailable, {min_available} required",
+                generation,
+            )
+        ]
+        current = obj.get("status") or {}
+        if int(current.get("scheduledReplicas") or 0) > 0 and scheduled == 0:
+            self.recorder.warning(
+                obj, reasons.ALL_SCHEDULED_REPLICAS_LOST, "All scheduled replicas were lost"
+            )
+        now = now_rfc3339()
+        pcs_name = labels_of(obj).get(labels.PART_OF, "")
+        desired: dict[str, Any] = {
+            "observedGeneration": generation,
+            "replicas": replicas,
+            "scheduledReplicas": scheduled,
+            "availableReplicas": available,
+            "updatedReplicas": updated,
+            "selector": labels.selector_string(labels.scaling_group_selector(pcs_name, name_of(obj))),
+            "conditions": merge_conditions(current.get("conditions"), wanted, now),
+            "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
+        }
+        patch = status_patch(obj, desired)
+        if patch is None:
+            return
+        try:
+            await self.ctx.client.patch_status(PODCLIQUESCALINGGROUPS, name_of(obj), patch, namespace_of(obj))
+        except NotFound:
+            return
+
+
+def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, str]:
+    t = pcs.spec.template
+    out: dict[str, str] = {}
+    for name in clique_names:
+        template = t.clique(name)
+        if template is not None:
+            out[name] = pod_template_hash(template, t.priority_class_name)
+    return out
+
+
+def _converged(member: Obj, expected_hashes: dict[str, str]) -> bool:
+    status = member.get("status") or {}
+    label = labels_of(member).get(labels.POD_TEMPLATE_HASH)
+    return label in expected_hashes.values() and status.get("updatedReplicas") == status.get("replicas")
+
+
+def _group_name(obj: Obj) -> str | None:
+    lbl = labels_of(obj)
+    pcs, i = lbl.get(labels.PART_OF), lbl.get(labels.PCS_REPLICA_INDEX)
+    prefix = f"{pcs}-{i}-"
+    name = name_of(obj)
+    return name[len(prefix) :] if pcs and i is not None and name.startswith(prefix) else None
+
+
+def _spec_or_metadata_changed(old: Obj, new: Obj) -> bool:
+    return (
+        generation_of(old) != generation_of(new)
+        or labels_of(old) != labels_of(new)
+        or metadata(old).get("annotations") != metadata(new).get("annotations")
+    )
