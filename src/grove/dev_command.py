@@ -129,17 +129,18 @@ async def run(args: argparse.Namespace) -> int:
     prepare_dev_cluster(cluster)
     if args.operator:
         cluster.add_component(OperatorComponent(options))
+    # Handle signals before starting: a SIGTERM while the operator starts must stop cleanly too.
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
         await cluster.start()
     except OSError as e:
         print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         await cluster.stop()
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     print(usage(cluster), flush=True)
     if args.operator:
         print("The Grove operator is running; its CRDs are installed.\n", flush=True)
