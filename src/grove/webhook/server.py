@@ -152,7 +152,7 @@ class WebhookServer:
         log.info("webhook.started", port=self.port, cert_mode=self.options.cert_provision_mode)
         if self.options.cert_provision_mode == "auto" and self.ca_bundle is not None:
             await self.inject_ca_bundle()
-            self._injector = asyncio.create_task(self._keep_ca_injected(self.ca_bundle))
+            self._injector = asyncio.create_task(self._keep_ca_injected())
 
     async def stop(self) -> None:
         """Stop listening (in-flight requests are answered first) and the caBundle checks."""
@@ -182,7 +182,7 @@ class WebhookServer:
             if await provision.inject_ca_bundle(self.client, resource, name, self.ca_bundle) is None:
                 log.warning("webhook.configuration_missing", kind=resource.kind, name=name)
 
-    async def _keep_ca_injected(self, ca: bytes) -> None:
+    async def _keep_ca_injected(self) -> None:
         while True:
             await asyncio.sleep(self.options.ca_injection_interval)
             try:
