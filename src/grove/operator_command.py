@@ -12,6 +12,7 @@ from grove.controllers.context import DEFAULT_INITC_IMAGE
 from grove.controllers.operator import LEADER_ELECTION_ID, OperatorOptions, run_operator
 from grove.runtime.logging import configure_logging
 from grove.runtime.manager import LeaderElectionLost
+from grove.webhook import WebhookOptions, WebhookServer
 
 log = structlog.get_logger("grove.operator")
 
@@ -70,6 +71,41 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--install-crds", action="store_true", help="server-side apply Grove's CRDs before starting"
     )
+    webhook = WebhookOptions()
+    parser.add_argument(
+        "--webhook",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve the admission webhooks (default: on; see docs/webhook.md)",
+    )
+    parser.add_argument(
+        "--webhook-port",
+        type=int,
+        default=webhook.port,
+        help="HTTPS port of the admission webhooks (default: %(default)s; 0 picks a free port)",
+    )
+    parser.add_argument("--webhook-host", default=webhook.host, help="address to serve the webhooks on")
+    parser.add_argument(
+        "--webhook-cert-mode",
+        choices=("auto", "manual"),
+        default=webhook.cert_provision_mode,
+        help="auto: generate the certificate, keep it in a Secret and patch caBundle; "
+        "manual: serve --webhook-cert-dir as mounted (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-cert-dir", help="tls.crt and tls.key (manual); where to write them (auto, optional)"
+    )
+    parser.add_argument(
+        "--webhook-namespace",
+        default=os.environ.get("POD_NAMESPACE", webhook.namespace),
+        help="namespace of the webhook Service and certificate Secret "
+        "(default: $POD_NAMESPACE or %(default)s)",
+    )
+    parser.add_argument(
+        "--webhook-service",
+        default=webhook.service_name,
+        help="name of the webhook Service (default: %(default)s)",
+    )
     parser.add_argument("--log-level", default="info", help="log level (default: info)")
 
 
@@ -96,11 +132,26 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
     return options
 
 
+def webhook_options_from_args(args: argparse.Namespace) -> WebhookOptions | None:
+    """The webhook server options the flags describe; None with ``--no-webhook``. ValueError on bad ones."""
+    if not args.webhook:
+        return None
+    return WebhookOptions(
+        port=args.webhook_port,
+        host=args.webhook_host,
+        cert_provision_mode=args.webhook_cert_mode,
+        cert_dir=args.webhook_cert_dir,
+        namespace=args.webhook_namespace,
+        service_name=args.webhook_service,
+    )
+
+
 async def run(args: argparse.Namespace) -> int:
     """Runs the operator until SIGTERM/SIGINT; 1 if it lost its lease or failed, 2 on bad flags."""
     try:
         configure_logging(args.log_level)
         options = options_from_args(args)
+        webhook_options = webhook_options_from_args(args)
     except ValueError as exc:
         print(f"grove operator: {exc}", file=sys.stderr)
         return 2
@@ -109,12 +160,21 @@ async def run(args: argparse.Namespace) -> int:
     except Exception as exc:
         print(f"grove operator: cannot start: {exc}", file=sys.stderr)
         return 1
+    webhook: WebhookServer | None = None
     try:
+        if webhook_options is not None:
+            # Every replica serves admission (not only the leader), with the manager's client and metrics.
+            webhook = WebhookServer(handle.client, webhook_options, registry=handle.manager.metrics.registry)
+            await webhook.start()
         await handle.wait()
     except LeaderElectionLost:
         log.error("operator.leader_election_lost")
         return 1
     except Exception:
         log.exception("operator.failed")
+        await handle.stop()
         return 1
+    finally:
+        if webhook is not None:
+            await webhook.stop()
     return 0

@@ -36,6 +36,12 @@ MODELS = {
     ("rbac.authorization.k8s.io", "v1", "ClusterRole"): "V1ClusterRole",
     ("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding"): "V1ClusterRoleBinding",
     ("autoscaling", "v2", "HorizontalPodAutoscaler"): "V2HorizontalPodAutoscaler",
+    ("admissionregistration.k8s.io", "v1", "MutatingWebhookConfiguration"): "V1MutatingWebhookConfiguration",
+    (
+        "admissionregistration.k8s.io",
+        "v1",
+        "ValidatingWebhookConfiguration",
+    ): "V1ValidatingWebhookConfiguration",
 }
 
 

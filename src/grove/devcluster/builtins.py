@@ -551,7 +551,9 @@ def _event_getters() -> dict[str, FieldGetter]:
 
 def builtin_types() -> list[ResourceType]:
     """Every built-in resource the dev cluster serves (with the structural schema of its kind)."""
-    types = _types()
+    from grove.devcluster.webhooks import admission_types
+
+    types = _types() + admission_types()
     for t in types:
         t.schema = schema_for(t.group, t.version, t.kind)
     return types

@@ -33,6 +33,7 @@ from grove.devcluster.resources import Registry
 from grove.devcluster.server import ApiServer
 from grove.devcluster.simulation import Simulation, SimulationOptions
 from grove.devcluster.store import Store
+from grove.devcluster.webhooks import WebhookDispatcher
 
 log = structlog.get_logger("grove.devcluster")
 
@@ -82,7 +83,10 @@ class DevCluster:
         self.store.subscribe(serve_crds(self.registry, self.store.drop_resource))
         self.faults = Faults(self.store)
         self.controllers = Controllers(self.store, pod_gc_quarantine=pod_gc_quarantine)
-        self.server = ApiServer(self.store, self.faults, bookmark_interval=bookmark_interval)
+        self.webhooks = WebhookDispatcher(self.store)
+        self.server = ApiServer(
+            self.store, self.faults, bookmark_interval=bookmark_interval, admission=self.webhooks
+        )
         self._components: list[Component] = []
         self._started: list[Component] = []
         # Fake nodes, kubelets and the scheduler stand-in (see grove.devcluster.simulation).
@@ -139,6 +143,7 @@ class DevCluster:
                 log.exception("devcluster.component_stop_failed", component=type(c).__name__)
         await self.controllers.stop()
         await self.server.stop()
+        await self.webhooks.close()
         self.running = False
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)

@@ -11,7 +11,8 @@ import asyncio
 import contextlib
 import random
 import ssl
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import orjson
@@ -26,8 +27,11 @@ from grove.devcluster.openapi import OpenAPICache
 from grove.devcluster.resources import ResourceType
 from grove.devcluster.schema import unknown_fields
 from grove.devcluster.selectors import parse_field_selector, parse_label_selector
-from grove.devcluster.store import Store
+from grove.devcluster.store import Steps, Store, run_steps
 from grove.devcluster.watch import BOOKMARK, INITIAL_EVENTS_END, dumps, error_line
+
+if TYPE_CHECKING:
+    from grove.devcluster.webhooks import WebhookDispatcher
 
 log = structlog.get_logger("grove.devcluster.server")
 
@@ -110,8 +114,10 @@ class ApiServer:
         *,
         bookmark_interval: float = 60.0,
         min_request_timeout: float = 1800.0,
+        admission: WebhookDispatcher | None = None,
     ) -> None:
         self.store = store
+        self.admission = admission
         self.registry = store.registry
         self.faults = faults
         self.bookmark_interval = bookmark_interval
@@ -327,6 +333,21 @@ class ApiServer:
             )
         return messages
 
+    async def _write(self, make: Callable[[bool], Steps]) -> tuple[JSON, list[str]]:
+        """Run a write through the admission webhooks; ``make(owned)`` builds it. Without webhooks the
+        request body is handed over; with them a retried write must start from the untouched body."""
+        if self.admission is None or not self.admission.configured():
+            return run_steps(make(True)), []
+        return await self.admission.run(lambda: make(False))
+
+    async def _admit_delete(self, req: _Request, names: list[tuple[str, str | None]], dry: bool) -> list[str]:
+        if self.admission is None or not self.admission.configured():
+            return []
+        warnings: list[str] = []
+        for name, namespace in names:
+            warnings += await self.admission.admit_delete(req.rtype, name, namespace, dry)
+        return warnings
+
     @staticmethod
     def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
         resp = _json_response(obj, status)
@@ -436,15 +457,13 @@ class ApiServer:
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         warnings = self._validation_warnings(request, req.rtype, body)
-        created = self.store.create(
-            req.rtype,
-            body,
-            req.namespace,
-            dry_run=dry,
-            field_manager=self._field_manager(request),
-            owned=True,
+        fm = self._field_manager(request)
+        created, admitted = await self._write(
+            lambda owned: self.store.create_steps(
+                req.rtype, body, req.namespace, dry_run=dry, field_manager=fm, owned=owned
+            )
         )
-        return self._single(request, req.rtype, created, 201, warnings)
+        return self._single(request, req.rtype, created, 201, warnings + admitted)
 
     async def _put(self, request: web.Request, req: _Request) -> web.Response:
         if req.name is None:
@@ -455,11 +474,13 @@ class ApiServer:
         dry = self._dry_run(request)
         fm = self._field_manager(request)
         if req.subresource == "scale":
-            return _json_response(
-                self.store.update_scale(
-                    req.rtype, req.name, body, req.namespace, dry_run=dry, field_manager=fm
+            name = req.name
+            scaled, admitted = await self._write(
+                lambda _owned: self.store.update_scale_steps(
+                    req.rtype, name, body, req.namespace, dry_run=dry, field_manager=fm
                 )
             )
+            return self._respond(scaled, 200, admitted)
         if req.subresource == "finalize":
             return _json_response(self.store.finalize_namespace(body))
         md = body.get("metadata")
@@ -474,17 +495,20 @@ class ApiServer:
                 self.store.get(req.rtype, req.name, req.namespace)
             except ApiError:
                 existed = False
-        out = self.store.update(
-            req.rtype,
-            body,
-            req.namespace,
-            subresource=req.subresource,
-            dry_run=dry,
-            field_manager=fm,
-            owned=True,
-            name=req.name,
+        name = req.name
+        out, admitted = await self._write(
+            lambda owned: self.store.update_steps(
+                req.rtype,
+                body,
+                req.namespace,
+                subresource=req.subresource,
+                dry_run=dry,
+                field_manager=fm,
+                owned=owned,
+                name=name,
+            )
         )
-        return self._single(request, req.rtype, out, 200 if existed else 201, warnings)
+        return self._single(request, req.rtype, out, 200 if existed else 201, warnings + admitted)
 
     async def _patch(self, request: web.Request, req: _Request) -> web.Response:
         if req.name is None:
@@ -500,7 +524,10 @@ class ApiServer:
         if force and patch_type != "apply":
             raise errors.bad_request("force: Forbidden: may not be specified for non-apply patch")
         if req.subresource == "scale":
-            return _json_response(self._patch_scale(req, body, patch_type, dry, fm))
+            scaled, admitted = await self._write(
+                lambda _owned: self._patch_scale(req, body, patch_type, dry, fm)
+            )
+            return self._respond(scaled, 200, admitted)
         warnings: list[str] = []
         if patch_type == "apply":
             warnings = self._validation_warnings(request, req.rtype, body)
@@ -512,22 +539,25 @@ class ApiServer:
                 if e.code != 404:
                     raise
                 existed = False
-        out = self.store.patch(
-            req.rtype,
-            req.name,
-            body,
-            req.namespace,
-            patch_type=patch_type,
-            subresource=req.subresource,
-            dry_run=dry,
-            field_manager=fm,
-            force=force,
+        name = req.name
+        out, admitted = await self._write(
+            lambda _owned: self.store.patch_steps(
+                req.rtype,
+                name,
+                body,
+                req.namespace,
+                patch_type=patch_type,
+                subresource=req.subresource,
+                dry_run=dry,
+                field_manager=fm,
+                force=force,
+            )
         )
         if patch_type != "apply" and req.rtype.schema is not None:
             warnings = self._validation_warnings(request, req.rtype, out)
-        return self._single(request, req.rtype, out, 200 if existed else 201, warnings)
+        return self._single(request, req.rtype, out, 200 if existed else 201, warnings + admitted)
 
-    def _patch_scale(self, req: _Request, body: Any, patch_type: str, dry: bool, fm: str) -> JSON:
+    def _patch_scale(self, req: _Request, body: Any, patch_type: str, dry: bool, fm: str) -> Steps:
         from grove.devcluster import patch as patches
 
         assert req.name is not None
@@ -538,7 +568,7 @@ class ApiServer:
             patched = patches.json_patch(scale, body)
         else:
             patched = patches.merge_patch(scale, {"spec": (body or {}).get("spec", {})})
-        return self.store.update_scale(
+        return self.store.update_scale_steps(
             req.rtype, req.name, patched, req.namespace, dry_run=dry, field_manager=fm
         )
 
@@ -558,6 +588,15 @@ class ApiServer:
         if req.name is None:
             if req.subresource is not None:
                 raise errors.method_not_allowed()
+            if self.admission is not None and self.admission.configured():
+                listed = self.store.list(
+                    req.rtype,
+                    req.namespace,
+                    label_selector=q.get("labelSelector"),
+                    field_selector=q.get("fieldSelector"),
+                )
+                targets = [(o["metadata"]["name"], o["metadata"].get("namespace")) for o in listed.items]
+                await self._admit_delete(req, targets, dry)
             items = self.store.delete_collection(
                 req.rtype,
                 req.namespace,
@@ -577,6 +616,7 @@ class ApiServer:
             )
         if req.subresource is not None:
             raise errors.method_not_allowed()
+        admitted = await self._admit_delete(req, [(req.name, req.namespace)], dry)
         res = self.store.delete(
             req.rtype,
             req.name,
@@ -593,7 +633,7 @@ class ApiServer:
                 details["group"] = req.rtype.group
             details["kind"] = req.rtype.plural
             details["uid"] = res.object["metadata"].get("uid", "")
-            return _json_response(
+            return self._respond(
                 {
                     "kind": "Status",
                     "apiVersion": "v1",
@@ -602,8 +642,9 @@ class ApiServer:
                     "details": details,
                 },
                 status,
+                admitted,
             )
-        return _json_response(res.object, status)
+        return self._respond(res.object, status, admitted)
 
     # ------------------------------------------------------------- watch
 

@@ -36,7 +36,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +64,46 @@ FOREGROUND_FINALIZER = "foregroundDeletion"
 
 Subscriber = Callable[[ResourceType, WatchEvent], None]
 Admission = Callable[[str, ResourceType, JSON, JSON | None], None]
+
+
+@dataclass(slots=True)
+class AdmissionPoint:
+    """Where a write pauses for admission webhooks, as kube-apiserver orders them.
+
+    ``phase`` "mutate" comes after decoding and defaults and before validation: the driver may change
+    ``obj`` in place (keeping the dict) and then sets ``mutated``. "validate" comes after validation, just
+    before the object is stored; ``obj`` is final. ``subresource`` is the admission subresource
+    (``status``, ``scale``) and ``name`` is empty for a create with ``generateName`` at the mutate point.
+    """
+
+    phase: str
+    operation: str
+    rtype: ResourceType
+    obj: JSON
+    old: JSON | None
+    subresource: str | None
+    namespace: str
+    name: str
+    dry_run: bool
+    mutated: bool = False
+
+
+class AdmissionRetry(Exception):
+    """The stored object changed while admission webhooks ran: the write starts over."""
+
+
+Steps = Generator[AdmissionPoint, None, JSON]
+"""A write as a generator: it yields at each :class:`AdmissionPoint` and returns the written object."""
+
+
+def run_steps(steps: Steps) -> JSON:
+    """Run a write without webhooks (the in-process API)."""
+    try:
+        while True:
+            next(steps)
+    except StopIteration as stop:
+        result: JSON = stop.value
+        return result
 
 
 @dataclass(slots=True)
@@ -497,6 +537,24 @@ class Store:
         owned: bool = False,
     ) -> JSON:
         """Create ``obj``; returns the stored object. ``owned=True`` hands ``obj`` over without a copy."""
+        return run_steps(
+            self.create_steps(
+                resource, obj, namespace, dry_run=dry_run, field_manager=field_manager, owned=owned
+            )
+        )
+
+    def create_steps(
+        self,
+        resource: str | ResourceType,
+        obj: JSON,
+        namespace: str | None = None,
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        owned: bool = False,
+        apply_config: JSON | None = None,
+    ) -> Steps:
+        """:meth:`create` as :data:`Steps` (pausing for admission webhooks)."""
         rtype = self.resolve(resource)
         if "create" not in rtype.verbs:
             raise errors.method_not_allowed()
@@ -539,13 +597,25 @@ class Store:
             self._check_namespace(rtype, ns, name or gen_prefix)
         for k in ("deletionTimestamp", "deletionGracePeriodSeconds", "selfLink", "resourceVersion"):
             md.pop(k, None)
+        rtype.strategy.prepare_create(rtype, body)
+        point = AdmissionPoint("mutate", "CREATE", rtype, body, None, None, ns, name, dry_run)
+        yield point
+        if point.mutated:
+            # kube-apiserver decodes (prunes, defaults) the patched object again and prepares it for create.
+            body = self._prune_builtin(rtype, body)
+            md = body["metadata"] = dict(body["metadata"])
+            if rtype.namespaced:
+                md["namespace"] = ns
+            md["name"], md["generateName"] = name, gen_prefix
+            for k in [k for k in ("name", "generateName") if not md[k]]:
+                del md[k]
+            rtype.strategy.prepare_create(rtype, body)
         md["uid"] = str(uuid.uuid4())
         md["creationTimestamp"] = meta.rfc3339(self.clock())
         if rtype.has_generation:
             md["generation"] = 1
         else:
             md.pop("generation", None)
-        rtype.strategy.prepare_create(rtype, body)
         bucket = self._bucket(rtype)
         attempts = 8 if not name else 1
         for _ in range(attempts):
@@ -567,9 +637,19 @@ class Store:
             raise errors.already_exists(rtype.plural, rtype.group, md["name"])
         from grove.devcluster import apply as ssa
 
-        ssa.track_create(rtype, body, field_manager)
+        if apply_config is not None:
+            with ssa.applying(apply_config):
+                ssa.track_create(rtype, body, field_manager)
+        else:
+            ssa.track_create(rtype, body, field_manager)
         rtype.strategy.admit_create(rtype, body)
         self._admit("CREATE", rtype, body, None)
+        yield AdmissionPoint("validate", "CREATE", rtype, body, None, None, ns, md["name"], dry_run)
+        # The webhooks ran concurrently with other writes: what they approved must still be possible.
+        if rtype.namespaced:
+            self._check_namespace(rtype, ns, md["name"])
+        if key in bucket.objects:
+            raise errors.already_exists(rtype.plural, rtype.group, md["name"])
         if dry_run:
             return rtype.encode(body)
         rv = self._next_rv()
@@ -592,6 +672,32 @@ class Store:
         name: str | None = None,
     ) -> JSON:
         """Replace an object (PUT). ``metadata.resourceVersion``, when set, must be current (else 409)."""
+        return run_steps(
+            self.update_steps(
+                resource,
+                obj,
+                namespace,
+                subresource=subresource,
+                dry_run=dry_run,
+                field_manager=field_manager,
+                owned=owned,
+                name=name,
+            )
+        )
+
+    def update_steps(
+        self,
+        resource: str | ResourceType,
+        obj: JSON,
+        namespace: str | None = None,
+        *,
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        owned: bool = False,
+        name: str | None = None,
+    ) -> Steps:
+        """:meth:`update` as :data:`Steps` (pausing for admission webhooks)."""
         rtype = self.resolve(resource)
         if "update" not in rtype.verbs:
             raise errors.method_not_allowed()
@@ -618,11 +724,17 @@ class Store:
             if rtype.allow_create_on_update and subresource is None:
                 md["name"] = name
                 md.pop("resourceVersion", None)
-                return self.create(
-                    rtype, body, ns or None, dry_run=dry_run, field_manager=field_manager, owned=True
+                return (
+                    yield from self.create_steps(
+                        rtype, body, ns or None, dry_run=dry_run, field_manager=field_manager, owned=True
+                    )
                 )
             raise errors.not_found(rtype.plural, rtype.group, name)
-        return self._update_from(rtype, bucket, old, body, subresource, dry_run, field_manager, "Update")
+        return (
+            yield from self._update_from(
+                rtype, bucket, old, body, subresource, dry_run, field_manager, "Update"
+            )
+        )
 
     def _update_from(
         self,
@@ -636,7 +748,8 @@ class Store:
         operation: str,
         apply_config: JSON | None = None,
         force: bool = False,
-    ) -> JSON:
+        admission_subresource: str | None = None,
+    ) -> Steps:
         new = self._prune_builtin(rtype, new)
         old_md = old["metadata"]
         md = new["metadata"]
@@ -653,31 +766,58 @@ class Store:
                 f"Precondition failed: UID in precondition: {want_uid}, UID in object meta: {old_md['uid']}",
             )
         new.setdefault("apiVersion", old.get("apiVersion"))
-        for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name"):
-            if k in old_md:
-                md[k] = old_md[k]
+
+        def prepare(md: JSON) -> None:
+            for k in ("uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "name"):
+                if k in old_md:
+                    md[k] = old_md[k]
+                else:
+                    md.pop(k, None)
+            if rtype.namespaced:
+                md["namespace"] = old_md["namespace"]
             else:
-                md.pop(k, None)
-        if rtype.namespaced:
-            md["namespace"] = old_md["namespace"]
-        else:
-            md.pop("namespace", None)
-        md.pop("selfLink", None)
-        if "generation" in old_md:
-            md["generation"] = old_md["generation"]
-        else:
-            md.pop("generation", None)
-        md["resourceVersion"] = old_md["resourceVersion"]
+                md.pop("namespace", None)
+            md.pop("selfLink", None)
+            if "generation" in old_md:
+                md["generation"] = old_md["generation"]
+            else:
+                md.pop("generation", None)
+            md["resourceVersion"] = old_md["resourceVersion"]
+            if subresource == "status":
+                rtype.strategy.prepare_status_update(rtype, new, old)
+            else:
+                if rtype.status_subresource:
+                    if "status" in old:
+                        new["status"] = old["status"]
+                    else:
+                        new.pop("status", None)
+                rtype.strategy.prepare_update(rtype, new, old)
+
+        prepare(md)
+        point = AdmissionPoint(
+            "mutate",
+            "UPDATE",
+            rtype,
+            new,
+            old,
+            admission_subresource or subresource,
+            old_md.get("namespace", ""),
+            name,
+            dry_run,
+        )
+        yield point
+        if point.mutated:
+            # Decode the patched object again and carry over what an update may not change.
+            pruned = self._prune_builtin(rtype, new)
+            if pruned is not new:
+                new.clear()
+                new.update(pruned)
+            md = new["metadata"] = dict(new["metadata"])
+            prepare(md)
+        md = new["metadata"]
         if subresource == "status":
-            rtype.strategy.prepare_status_update(rtype, new, old)
             causes = rtype.strategy.validate_status_update(rtype, new, old)
         else:
-            if rtype.status_subresource:
-                if "status" in old:
-                    new["status"] = old["status"]
-                else:
-                    new.pop("status", None)
-            rtype.strategy.prepare_update(rtype, new, old)
             causes = self._metadata_causes(rtype, md, old_md) + rtype.strategy.validate_update(
                 rtype, new, old
             )
@@ -688,6 +828,19 @@ class Store:
         from grove.devcluster import apply as ssa
 
         ssa.track_update(rtype, new, old, field_manager, operation, subresource, apply_config, force)
+        yield AdmissionPoint(
+            "validate",
+            "UPDATE",
+            rtype,
+            new,
+            old,
+            admission_subresource or subresource,
+            old_md.get("namespace", ""),
+            name,
+            dry_run,
+        )
+        if bucket.objects.get(meta.key_of(old_md.get("namespace", ""), name)) is not old:
+            raise AdmissionRetry(name)
         if new == old:
             return rtype.encode(old)
         self._admit("UPDATE", rtype, new, old)
@@ -749,6 +902,34 @@ class Store:
         """Patch an object. ``patch_type``: ``merge`` (RFC 7386), ``json`` (RFC 6902), ``strategic``
         (built-in kinds only; 415 for custom resources) or ``apply`` (server-side apply, creating the
         object when absent; needs ``field_manager``)."""
+        return run_steps(
+            self.patch_steps(
+                resource,
+                name,
+                patch,
+                namespace,
+                patch_type=patch_type,
+                subresource=subresource,
+                dry_run=dry_run,
+                field_manager=field_manager,
+                force=force,
+            )
+        )
+
+    def patch_steps(
+        self,
+        resource: str | ResourceType,
+        name: str,
+        patch: Any,
+        namespace: str | None = None,
+        *,
+        patch_type: str = "merge",
+        subresource: str | None = None,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+        force: bool = False,
+    ) -> Steps:
+        """:meth:`patch` as :data:`Steps` (pausing for admission webhooks)."""
         from grove.devcluster import apply as ssa
         from grove.devcluster import patch as patches
 
@@ -768,7 +949,17 @@ class Store:
                 if subresource is not None:
                     raise errors.not_found(rtype.plural, rtype.group, name)
                 created = ssa.config_for_create(rtype, config)
-                return self._apply_create(rtype, created, ns, dry_run, field_manager, config)
+                return (
+                    yield from self.create_steps(
+                        rtype,
+                        created,
+                        ns or None,
+                        dry_run=dry_run,
+                        field_manager=field_manager,
+                        owned=True,
+                        apply_config=config,
+                    )
+                )
             current = rtype.encode(old)
             merged = ssa.apply(rtype, current, config, field_manager, force, subresource)
             new = rtype.decode(merged)
@@ -778,8 +969,10 @@ class Store:
             new["metadata"].pop("resourceVersion", None)
             if config.get("metadata", {}).get("resourceVersion"):
                 new["metadata"]["resourceVersion"] = config["metadata"]["resourceVersion"]
-            return self._update_from(
-                rtype, bucket, old, new, subresource, dry_run, field_manager, "Apply", config, force
+            return (
+                yield from self._update_from(
+                    rtype, bucket, old, new, subresource, dry_run, field_manager, "Apply", config, force
+                )
             )
         if old is None:
             raise errors.not_found(rtype.plural, rtype.group, name)
@@ -813,17 +1006,11 @@ class Store:
         if patched["metadata"].get("name", name) != name:
             raise errors.bad_request("metadata.name cannot be changed by a patch")
         patched["metadata"]["name"] = name
-        return self._update_from(rtype, bucket, old, patched, subresource, dry_run, field_manager, "Update")
-
-    def _apply_create(
-        self, rtype: ResourceType, obj: JSON, ns: str, dry_run: bool, field_manager: str, config: JSON
-    ) -> JSON:
-        from grove.devcluster import apply as ssa
-
-        with ssa.applying(config):
-            return self.create(
-                rtype, obj, ns or None, dry_run=dry_run, field_manager=field_manager, owned=True
+        return (
+            yield from self._update_from(
+                rtype, bucket, old, patched, subresource, dry_run, field_manager, "Update"
             )
+        )
 
     def delete(
         self,
@@ -979,7 +1166,7 @@ class Store:
         rtype = self.resolve(resource)
         if rtype.scale is None:
             raise errors.not_found(rtype.plural + "/scale", rtype.group, name)
-        return _scale_of(rtype, rtype.encode(self._stored(rtype, name, namespace)))
+        return scale_of(rtype, rtype.encode(self._stored(rtype, name, namespace)))
 
     def update_scale(
         self,
@@ -992,6 +1179,23 @@ class Store:
         field_manager: str | None = None,
     ) -> JSON:
         """Set ``spec.replicas`` of the Scale (PUT /scale); its resourceVersion, when set, must be current."""
+        return run_steps(
+            self.update_scale_steps(
+                resource, name, scale, namespace, dry_run=dry_run, field_manager=field_manager
+            )
+        )
+
+    def update_scale_steps(
+        self,
+        resource: str | ResourceType,
+        name: str,
+        scale: JSON,
+        namespace: str | None = None,
+        *,
+        dry_run: bool = False,
+        field_manager: str | None = None,
+    ) -> Steps:
+        """:meth:`update_scale` as :data:`Steps` (admission sees the ``scale`` subresource)."""
         rtype = self.resolve(resource)
         if rtype.scale is None:
             raise errors.not_found(rtype.plural + "/scale", rtype.group, name)
@@ -1012,8 +1216,10 @@ class Store:
         new["metadata"] = dict(new["metadata"])
         want_rv = (scale.get("metadata") or {}).get("resourceVersion")
         new["metadata"]["resourceVersion"] = want_rv or old["metadata"]["resourceVersion"]
-        out = self._update_from(rtype, bucket, old, new, None, dry_run, field_manager, "Update")
-        return _scale_of(rtype, out)
+        out = yield from self._update_from(
+            rtype, bucket, old, new, None, dry_run, field_manager, "Update", admission_subresource="scale"
+        )
+        return scale_of(rtype, out)
 
     def bind_pod(self, name: str, namespace: str, binding: JSON) -> None:
         """POST pods/binding: set ``spec.nodeName`` (409 when already bound) and PodScheduled=True."""
@@ -1054,7 +1260,8 @@ class Store:
         return rtype.encode(self._commit(rtype, bucket, old, new))
 
 
-def _scale_of(rtype: ResourceType, obj: JSON) -> JSON:
+def scale_of(rtype: ResourceType, obj: JSON) -> JSON:
+    """The autoscaling/v1 Scale of ``obj`` (whose type has a scale subresource)."""
     assert rtype.scale is not None
     md = obj["metadata"]
     smd: JSON = {"name": md["name"]}

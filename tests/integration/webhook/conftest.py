@@ -1,0 +1,81 @@
+"""Fixtures for the webhook integration tests: Grove's CRDs, and Grove's webhook server running in the test
+process behind the manifests of ``deploy/webhook`` (their Service routed to it through an Endpoints object,
+as the dev cluster resolves services).
+
+The server runs in the test process, which a real cluster cannot call: these tests need the dev cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from grove.runtime.client import Client
+from grove.runtime.errors import AlreadyExists, NotFound
+from grove.runtime.resources import NAMESPACES, Resource
+from grove.webhook import WebhookOptions, WebhookServer
+
+DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
+ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints")
+SYSTEM_NAMESPACE = "grove-system"
+SERVICE = "grove-operator-webhook"
+
+
+@pytest.fixture(scope="session")
+def grove_crds(kubectl_session: Any) -> Path:
+    """Grove's CRDs, applied once."""
+    crds = DEPLOY / "crds"
+    kubectl_session("apply", "--server-side", "-f", str(crds), check=True)
+    kubectl_session("wait", "--for", "condition=established", "--timeout=30s", "-f", str(crds), check=True)
+    return crds
+
+
+async def kubectl_async(kubectl: Any, *args: str, input: str | None = None) -> Any:
+    """kubectl in a thread: the webhook server shares the test's event loop and must keep answering."""
+    return await asyncio.to_thread(kubectl, *args, input=input)
+
+
+@pytest_asyncio.fixture
+async def client(cluster: Any) -> AsyncIterator[Client]:
+    c = await Client.connect(cluster.kubeconfig)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+async def route_service(client: Client, port: int) -> None:
+    """Point the webhook Service at ``127.0.0.1:port`` (what an endpoints controller would do)."""
+    endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": SERVICE, "namespace": SYSTEM_NAMESPACE},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "webhooks", "port": port}]}],
+    }
+    await client.apply(ENDPOINTS, endpoints, field_manager="webhook-tests", force=True)
+
+
+@pytest_asyncio.fixture
+async def webhook(dev: Any, kubectl: Any, grove_crds: Path, client: Client) -> AsyncIterator[WebhookServer]:
+    """Grove's webhook server (certProvisionMode auto) registered through ``deploy/webhook``."""
+    with contextlib.suppress(AlreadyExists):
+        await client.create(NAMESPACES, {"metadata": {"name": SYSTEM_NAMESPACE}})
+    await kubectl_async(kubectl, "apply", "-k", str(DEPLOY / "webhook"))
+    server = WebhookServer(
+        client, WebhookOptions(port=0, host="127.0.0.1", namespace=SYSTEM_NAMESPACE, service_name=SERVICE)
+    )
+    await server.start()
+    await route_service(client, server.port)
+    try:
+        yield server
+    finally:
+        await server.stop()
+        await kubectl_async(kubectl, "delete", "-k", str(DEPLOY / "webhook"), "--ignore-not-found")
+        with contextlib.suppress(NotFound):
+            await client.delete(ENDPOINTS, SERVICE, SYSTEM_NAMESPACE)
