@@ -39,6 +39,8 @@ class Process:
             "--lease-duration=2",
             "--renew-deadline=1.5",
             "--retry-period=0.3",
+            # Admission is tested in tests/integration/webhook; here it would need a namespace and a port.
+            "--no-webhook",
         ]
         self.proc: subprocess.Popen[str] | None = None
 
