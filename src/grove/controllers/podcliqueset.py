@@ -19,7 +19,7 @@ everything through garbage collection; no finalizer is needed (there is nothing 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -183,7 +183,11 @@ class PodCliqueSetController:
         pcs = view.model
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
-        for step in (lambda: self._sync_identity(obj), lambda: self._sync_replicas(obj, pcs, view)):
+        steps: tuple[Callable[[], Awaitable[None]], ...] = (
+            lambda: self._sync_identity(obj),
+            lambda: self._sync_replicas(obj, pcs, view),
+        )
+        for step in steps:
             try:
                 await step()
             except asyncio.CancelledError:
