@@ -19,7 +19,7 @@ everything through garbage collection; no finalizer is needed (there is nothing 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -183,9 +183,13 @@ class PodCliqueSetController:
         pcs = view.model
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
-        for step in (self._sync_identity, self._sync_replicas):
+        steps: tuple[Callable[[], Awaitable[None]], ...] = (
+            lambda: self._sync_identity(obj),
+            lambda: self._sync_replicas(obj, pcs, view),
+        )
+        for step in steps:
             try:
-                await step(obj, pcs, view)
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -198,7 +202,7 @@ class PodCliqueSetController:
             raise failure
         return None
 
-    async def _sync_identity(self, obj: Obj, pcs: PodCliqueSet, view: PcsView) -> None:
+    async def _sync_identity(self, obj: Obj) -> None:
         ns, name = namespace_of(obj), name_of(obj)
         owner = controller_ref(PODCLIQUESETS, obj)
         builders = (build_service_account, build_role, build_role_binding, build_token_secret)
