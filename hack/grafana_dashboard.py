@@ -397,6 +397,18 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 ],
             ),
             Panel(
+                "Admission verdicts per second",
+                "Answers per webhook path: allowed, denied (the object breaks a rule) or error (the webhook "
+                "could not judge the request).",
+                "reqps",
+                [
+                    (
+                        sum_by("webhook, result", rate("grove_webhook_admission_responses_total", OP)),
+                        "{{webhook}} {{result}}",
+                    )
+                ],
+            ),
+            Panel(
                 "Admission latency",
                 "p50 and p99 of the time to answer, per webhook path.",
                 "s",
