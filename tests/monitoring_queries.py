@@ -117,6 +117,22 @@ def exposed_metrics(*expositions: str) -> dict[str, frozenset[str] | None]:
     return out
 
 
+def exposed_families(*expositions: str) -> dict[str, tuple[str, frozenset[str] | None]]:
+    """Metric families as users query them (counters with ``_total``), with their type and label names
+    (``le`` excluded; None for a family exposed without samples)."""
+    out: dict[str, tuple[str, frozenset[str] | None]] = {}
+    for text in expositions:
+        for family in text_string_to_metric_families(text):
+            name = f"{family.name}_total" if family.type == "counter" else family.name
+            labels = {label for s in family.samples for label in s.labels if label not in ("le", "quantile")}
+            previous = out.get(name, (family.type, None))[1]
+            if family.samples or previous is not None:
+                out[name] = (family.type, frozenset(labels | (previous or set())))
+            else:
+                out[name] = (family.type, None)
+    return out
+
+
 def _sample_names(name: str, kind: str) -> list[str]:
     if kind == "counter":
         return [f"{name}_total", f"{name}_created"]
