@@ -103,6 +103,27 @@ def _expected_samples(ns: str, got: Observed, names: dict[str, Any]) -> Samples:
     return out
 
 
+def _settled(exported: Samples) -> bool:
+    """The statuses say converged: every PodClique's pods ready and scheduled, none gated, every scaling
+    group and the PodCliqueSet fully available, every PodGang initialized (status writes trail the pods)."""
+
+    def all_equal(metric: str, desired: str) -> bool:
+        want = exported.get(desired, {})
+        return bool(want) and exported.get(metric, {}) == want
+
+    return (
+        all_equal("grove_podclique_status_ready_replicas", "grove_podclique_spec_replicas")
+        and all_equal("grove_podclique_status_scheduled_replicas", "grove_podclique_spec_replicas")
+        and set(exported.get("grove_podclique_status_schedule_gated_replicas", {}).values()) == {0.0}
+        and all_equal(
+            "grove_podcliquescalinggroup_status_available_replicas",
+            "grove_podcliquescalinggroup_spec_replicas",
+        )
+        and all_equal("grove_podcliqueset_status_available_replicas", "grove_podcliqueset_spec_replicas")
+        and set(exported.get("grove_podgang_initialized", {}).values()) == {1.0}
+    )
+
+
 async def _wait_metrics_match(
     client: Client,
     http: aiohttp.ClientSession,
@@ -112,7 +133,8 @@ async def _wait_metrics_match(
     names: dict[str, Any],
     wait_for: Any,
 ) -> tuple[Observed, Samples]:
-    """Polls until a scrape equals what the objects in the API server say (the cache may lag a moment)."""
+    """Polls until a scrape equals what the objects in the API server say (the cache may lag a moment) and
+    the statuses have settled."""
     last: dict[str, Any] = {}
 
     async def matches() -> bool:
@@ -120,7 +142,7 @@ async def _wait_metrics_match(
         want = _expected_samples(ns, got, names)
         exported = samples(await scrape(http, url), "grove_")
         last.update(got=got, want=want, exported=exported)
-        return exported == want
+        return exported == want and _settled(exported)
 
     try:
         await wait_for(matches, timeout=30, interval=0.2, message="metrics matching the objects")
@@ -131,7 +153,9 @@ async def _wait_metrics_match(
             for m in set(want) | set(exported)
             if want.get(m) != exported.get(m)
         }
-        raise AssertionError(f"metrics differ from the objects: {diff}") from None
+        raise AssertionError(
+            f"metrics differ from the objects or never settled: {diff or exported}"
+        ) from None
     return last["got"], last["exported"]
 
 
