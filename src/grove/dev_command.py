@@ -24,8 +24,6 @@ from grove.controllers.operator import OperatorHandle, OperatorOptions, run_oper
 from grove.devcluster.cluster import DevCluster
 from grove.devcluster.command import add_arguments as add_cluster_arguments
 from grove.devcluster.command import usage
-from grove.devcluster.errors import Cause, invalid_value
-from grove.devcluster.resources import ResourceType, Strategy
 from grove.devcluster.simulation import simulation_options
 from grove.devstack import DevStack, add_extender_arguments, extender_from_args, extender_usage
 from grove.initc.rule import make_initc_gate
@@ -55,30 +53,9 @@ def _absolute(path: str) -> str:
     return os.path.abspath(path)
 
 
-class _RbacNameStrategy(Strategy):
-    """kube-apiserver validates RBAC object names as path segments (``ValidateRBACName``), not as DNS
-    subdomains: ``system:controller:...`` and Grove's ``grove.io:pcs:<pcs>`` are valid. The dev cluster
-    checks them as subdomains; until it is fixed there, this strategy restores the real rule."""
-
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        if name in (".", ".."):
-            return [invalid_value("metadata.name", name, 'may not be "." or ".."')]
-        return [
-            invalid_value("metadata.name", name, f"may not contain {ch!r}") for ch in ("/", "%") if ch in name
-        ]
-
-
 def prepare_dev_cluster(cluster: DevCluster) -> None:
-    """What Grove needs from a dev cluster before it starts: RBAC names as kube-apiserver accepts them
-    (the operator creates Role ``grove.io:pcs:<pcs>``), and the ``grove-initc`` kubelet gate."""
-    for rtype in cluster.registry.all():
-        if rtype.group == "rbac.authorization.k8s.io" and type(rtype.strategy) is Strategy:
-            rtype.strategy = _RbacNameStrategy()
-    register_initc_gate(cluster)
-
-
-def register_initc_gate(cluster: DevCluster) -> None:
-    """Make the cluster's fake kubelets hold ``grove-initc`` until its parent PodCliques are ready."""
+    """What Grove needs from a dev cluster before it starts: its fake kubelets hold ``grove-initc`` until
+    the parent PodCliques are ready, with the rule ``grove initc`` applies in a real cluster."""
     if cluster.simulation is None:
         return
     store = cluster.store

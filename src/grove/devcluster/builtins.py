@@ -462,6 +462,14 @@ class SecretStrategy(Strategy):
         return causes
 
 
+class RbacStrategy(Strategy):
+    """Roles, ClusterRoles and their bindings: kube-apiserver validates their names with
+    ``ValidateRBACName`` (a path segment), not as DNS subdomains."""
+
+    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
+        return meta.check_path_segment_name("metadata.name", name)
+
+
 class StatusResetStrategy(Strategy):
     """Kinds whose create ignores ``status`` (their status subresource owns it)."""
 
@@ -705,10 +713,20 @@ def _types() -> list[ResourceType]:
             True,
             merge_keys=dict(METADATA_MERGE_KEYS),
         ),
-        ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
-        ResourceType(rbac, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
-        ResourceType(rbac, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
-        ResourceType(rbac, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
+        ResourceType(rbac, "v1", "Role", "roles", "role", True, strategy=RbacStrategy()),
+        ResourceType(rbac, "v1", "RoleBinding", "rolebindings", "rolebinding", True, strategy=RbacStrategy()),
+        ResourceType(
+            rbac, "v1", "ClusterRole", "clusterroles", "clusterrole", False, strategy=RbacStrategy()
+        ),
+        ResourceType(
+            rbac,
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            "clusterrolebinding",
+            False,
+            strategy=RbacStrategy(),
+        ),
         ResourceType(
             "autoscaling",
             "v2",
