@@ -165,6 +165,9 @@ def _mask_mutable(spec: JSON, gated: bool) -> JSON:
     return s
 
 
+SCHEDULING_GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
+
+
 class PodStrategy(Strategy):
     """``pkg/registry/core/pod/strategy.go`` plus the admission defaults every cluster applies."""
 
@@ -174,7 +177,20 @@ class PodStrategy(Strategy):
             return
         spec = _pod_spec_defaults(spec)
         obj["spec"] = spec
-        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+        status: JSON = {"phase": "Pending", "qosClass": _qos_class(spec)}
+        if spec.get("schedulingGates"):
+            # applySchedulingGatedCondition (kube-apiserver since 1.26, the PodSchedulingReadiness gate).
+            status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": meta.now_rfc3339(),
+                    "reason": "SchedulingGated",
+                    "message": SCHEDULING_GATED_MESSAGE,
+                }
+            ]
+        obj["status"] = status
 
     def admit_create(self, rtype: ResourceType, obj: JSON) -> None:
         # ServiceAccount, DefaultTolerationSeconds and Priority admission plugins.
