@@ -579,7 +579,7 @@ class Scheduler:
             if existing is not None:
                 name, count = existing
                 self.store.patch(
-                    "events.v1.events.k8s.io",
+                    "events.events.k8s.io",
                     name,
                     {"series": {"count": count + 1, "lastObservedTime": now}},
                     md["namespace"],
@@ -589,7 +589,7 @@ class Scheduler:
                 return
             name = f"{md['name']}.{time.time_ns():x}"
             self.store.create(
-                "events.v1.events.k8s.io",
+                "events.events.k8s.io",
                 {
                     "apiVersion": "events.k8s.io/v1",
                     "kind": "Event",
