@@ -85,10 +85,26 @@ class OperatorComponent:
             self.handle = None
 
 
+SAMPLE = "deploy/samples/single-node-aggregated.yaml"
+
+
+def next_steps(args: argparse.Namespace, kubeconfig: str) -> list[str]:
+    """Commands to try first. Grove's CRDs are already installed by the dev stack (:class:`GroveCrds`), so
+    there is nothing to apply before a PodCliqueSet."""
+    steps = ["kubectl get crds                  # Grove's CRDs are installed"]
+    if args.nodes:
+        steps.append("kubectl get nodes -L topology.grove.io/rack")
+    if args.operator:
+        steps += [f"kubectl apply -f {SAMPLE}", "kubectl get pcs,pclq,pods -o wide"]
+    else:
+        steps.append(f"grove operator --kubeconfig {kubeconfig} --no-leader-elect   # not run: --no-operator")
+    return steps
+
+
 def _operator_usage(host: str, component: OperatorComponent) -> str:
     port = component.handle.manager.port if component.handle is not None else None
     metrics = f" (metrics: http://{host}:{port}/metrics)" if port else ""
-    return f"The Grove operator is running{metrics}; Grove's CRDs are installed.\n"
+    return f"The Grove operator is running{metrics}.\n"
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -134,7 +150,7 @@ async def run(args: argparse.Namespace) -> int:
         await cluster.stop()
         extender.sock.close()
         return 1
-    print(usage(cluster), flush=True)
+    print(usage(cluster, next_steps(args, cluster.kubeconfig_path)), flush=True)
     code = 0
     try:
         if args.operator:
