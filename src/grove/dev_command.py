@@ -21,11 +21,17 @@ from typing import Any
 import structlog
 
 from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator
-from grove.devcluster.cluster import DevCluster
+from grove.devcluster.cluster import Component, DevCluster
 from grove.devcluster.command import add_arguments as add_cluster_arguments
 from grove.devcluster.command import usage
 from grove.devcluster.simulation import simulation_options
-from grove.devstack import DevStack, add_extender_arguments, extender_from_args, extender_usage
+from grove.devstack import (
+    DevStack,
+    EmbeddedWebhook,
+    add_extender_arguments,
+    extender_from_args,
+    extender_usage,
+)
 from grove.initc.rule import make_initc_gate
 
 log = structlog.get_logger("grove.dev")
@@ -39,6 +45,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="run the Grove operator in the dev cluster (default: on)",
+    )
+    parser.add_argument(
+        "--webhook",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve Grove's admission webhooks with the operator, registered as deploy/webhook does "
+        "(default: on)",
     )
     parser.add_argument(
         "--operator-metrics-port",
@@ -107,6 +120,29 @@ def _operator_usage(host: str, component: OperatorComponent) -> str:
     return f"The Grove operator is running{metrics}.\n"
 
 
+def _webhook_usage(webhook: EmbeddedWebhook) -> str:
+    return (
+        f"Grove's admission webhooks are served at {webhook.url} behind Service "
+        f"{webhook.options.namespace}/{webhook.options.service_name}:\n"
+        "kubectl apply of an invalid PodCliqueSet fails with its field errors (--no-webhook: not served).\n"
+    )
+
+
+async def _start_unless_stopped(cluster: DevCluster, component: Component, stop: asyncio.Event) -> bool:
+    """Start ``component`` on the running cluster; False (and nothing started) if stopped meanwhile."""
+    starting = asyncio.create_task(cluster.start_component(component))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if starting.done():
+        starting.result()
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
+
+
 async def run(args: argparse.Namespace) -> int:
     """Start the cluster and the operator, print how to use them, and serve until interrupted."""
     if args.nodes < 0:
@@ -154,19 +190,13 @@ async def run(args: argparse.Namespace) -> int:
     code = 0
     try:
         if args.operator:
-            # The CRDs and the operator come up while the cluster already serves (and can be stopped).
+            # The operator, then its webhooks, come up while the cluster already serves (and can be stopped).
             component = OperatorComponent(options)
-            starting = asyncio.create_task(cluster.start_component(component))
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            if starting.done():
-                starting.result()
+            if await _start_unless_stopped(cluster, component, stop):
                 print(_operator_usage(args.host, component), flush=True)
-            else:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                webhook = EmbeddedWebhook()
+                if args.webhook and await _start_unless_stopped(cluster, webhook, stop):
+                    print(_webhook_usage(webhook), flush=True)
         print(extender_usage(stack), flush=True)
         await stop.wait()
     except Exception:
