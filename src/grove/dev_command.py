@@ -33,6 +33,7 @@ from grove.devstack import (
     extender_usage,
 )
 from grove.initc.rule import make_initc_gate
+from grove.runtime.logging import configure_logging
 
 log = structlog.get_logger("grove.dev")
 
@@ -60,6 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="port of the operator's /metrics, /healthz, /readyz (default: a free port)",
     )
     add_extender_arguments(parser)
+    parser.add_argument("--log-level", default="info", help="log level (default: info)")
 
 
 def _absolute(path: str) -> str:
@@ -149,6 +151,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
         return 2
     try:
+        configure_logging(args.log_level)
         simulation = simulation_options(args)
         # The dev stack installs Grove's CRDs before the operator starts.
         options = OperatorOptions(
