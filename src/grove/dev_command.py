@@ -197,9 +197,10 @@ async def run(args: argparse.Namespace) -> int:
             component = OperatorComponent(options)
             if await _start_unless_stopped(cluster, component, stop):
                 print(_operator_usage(args.host, component), flush=True)
-                webhook = EmbeddedWebhook()
-                if args.webhook and await _start_unless_stopped(cluster, webhook, stop):
-                    print(_webhook_usage(webhook), flush=True)
+                if args.webhook:
+                    webhook = EmbeddedWebhook()
+                    if await _start_unless_stopped(cluster, webhook, stop):
+                        print(_webhook_usage(webhook), flush=True)
         print(extender_usage(stack), flush=True)
         await stop.wait()
     except Exception:
