@@ -153,8 +153,12 @@ def _initialized(gang: Mapping[str, Any]) -> bool:
     return False
 
 
-def differences(want: Expected, got: Observed, *, ready: bool = True) -> list[str]:
-    """Every way ``got`` differs from ``want``; with ``ready`` also pods not Running/Ready."""
+def differences(want: Expected, got: Observed, *, ready: bool = True, contiguous: bool = True) -> list[str]:
+    """Every way ``got`` differs from ``want``; with ``ready`` also pods not Running/Ready.
+
+    Pod indices must be unique; with ``contiguous`` they must be exactly 0..n-1 (true unless pods were
+    scaled in: upstream's deletion order picks victims by state and age, not by index).
+    """
     diffs: list[str] = []
 
     def compare(kind: str, expect: set[str], have: set[str]) -> None:
@@ -202,7 +206,9 @@ def differences(want: Expected, got: Observed, *, ready: bool = True) -> list[st
             continue
         hostnames = sorted(p["spec"].get("hostname", "") for p in pods)
         want_hostnames = sorted(f"{pclq}-{k}" for k in range(count))
-        if hostnames != want_hostnames:
+        if len(set(hostnames)) != len(hostnames):
+            diffs.append(f"PodClique {pclq}: duplicate hostnames {hostnames}")
+        elif contiguous and hostnames != want_hostnames:
             diffs.append(f"PodClique {pclq}: hostnames {hostnames}, want {want_hostnames}")
         gang = want.pclq_gangs[pclq]
         refs = {
@@ -253,6 +259,7 @@ async def wait_converged(
     want: Expected,
     *,
     ready: bool = True,
+    contiguous: bool = True,
     timeout: float = 30.0,  # noqa: ASYNC109 - a polling deadline
 ) -> Observed:
     """Polls until ``namespace`` has exactly ``want`` (see :func:`differences`); fails naming what differs."""
@@ -260,7 +267,7 @@ async def wait_converged(
     deadline = loop.time() + timeout
     while True:
         got = await observe(client, namespace, want.pcs)
-        diffs = differences(want, got, ready=ready)
+        diffs = differences(want, got, ready=ready, contiguous=contiguous)
         if not diffs:
             return got
         if loop.time() >= deadline:

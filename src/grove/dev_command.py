@@ -42,8 +42,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--operator-metrics-port",
         type=int,
-        default=2752,
-        help="port of the operator's /metrics, /healthz, /readyz (default: %(default)s; 0 picks a free one)",
+        default=0,
+        help="port of the operator's /metrics, /healthz, /readyz (default: a free port)",
     )
 
 
@@ -103,6 +103,12 @@ class OperatorComponent:
             self.handle = None
 
 
+def _operator_usage(host: str, component: OperatorComponent) -> str:
+    port = component.handle.manager.port if component.handle is not None else None
+    metrics = f" (metrics: http://{host}:{port}/metrics)" if port else ""
+    return f"The Grove operator is running{metrics}; Grove's CRDs are installed.\n"
+
+
 async def run(args: argparse.Namespace) -> int:
     """Start the cluster and the operator, print how to use them, and serve until interrupted."""
     if args.nodes < 0:
@@ -127,24 +133,38 @@ async def run(args: argparse.Namespace) -> int:
         simulation=simulation,
     )
     prepare_dev_cluster(cluster)
-    if args.operator:
-        cluster.add_component(OperatorComponent(options))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
     try:
         await cluster.start()
     except OSError as e:
         print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
         await cluster.stop()
         return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
     print(usage(cluster), flush=True)
-    if args.operator:
-        print("The Grove operator is running; its CRDs are installed.\n", flush=True)
+    code = 0
     try:
+        if args.operator:
+            # The CRDs and the operator come up while the cluster already serves (and can be stopped).
+            component = OperatorComponent(options)
+            starting = asyncio.create_task(cluster.start_component(component))
+            stopped = asyncio.create_task(stop.wait())
+            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+            stopped.cancel()
+            if starting.done():
+                starting.result()
+                print(_operator_usage(args.host, component), flush=True)
+            else:
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         await stop.wait()
+    except Exception:
+        log.exception("dev.operator_failed")
+        code = 1
     finally:
         await cluster.stop()
-    return 0
+    return code

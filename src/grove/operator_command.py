@@ -89,7 +89,11 @@ async def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"grove operator: {exc}", file=sys.stderr)
         return 2
-    handle = await run_operator(args.kubeconfig, options)
+    try:
+        handle = await run_operator(args.kubeconfig, options)
+    except Exception as exc:
+        print(f"grove operator: cannot start: {exc}", file=sys.stderr)
+        return 1
     try:
         await handle.wait()
     except LeaderElectionLost:

@@ -18,7 +18,8 @@ from grove.runtime.cache import index_by_label
 from grove.runtime.client import Client
 from grove.runtime.events import EventRecorder
 from grove.runtime.informer import Informer
-from grove.runtime.meta import Obj, labels_of, namespace_of
+from grove.runtime.meta import Obj, labels_of, namespace_of, owner_reference
+from grove.runtime.resources import Resource
 
 __all__ = [
     "BASE_PODGANG_INDEX",
@@ -27,6 +28,7 @@ __all__ = [
     "PODGANG_INDEX",
     "Caches",
     "Context",
+    "controller_ref",
     "gather_limited",
     "owner_pcs",
 ]
@@ -91,6 +93,12 @@ class Context:
     def recorder(self, controller: str) -> EventRecorder:
         """The event recorder of ``controller``."""
         return self.recorders[controller]
+
+
+def controller_ref(resource: Resource, owner: Obj) -> Obj:
+    """The controller ownerReference to ``owner`` (apiVersion and kind from ``resource``: list items of a
+    real API server may not carry them)."""
+    return owner_reference({**owner, "apiVersion": resource.api_version, "kind": resource.kind})
 
 
 def owner_pcs(ctx: Context, obj: Obj) -> Obj | None:

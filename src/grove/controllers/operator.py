@@ -232,7 +232,10 @@ class OperatorHandle:
 
 async def run_operator(kubeconfig: str | None, options: OperatorOptions | None = None) -> OperatorHandle:
     """Starts an operator on the cluster of ``kubeconfig`` (None: $KUBECONFIG, in-cluster, ~/.kube/config)
-    in the running event loop and returns its handle once it is started (leading or standing by)."""
+    in the running event loop and returns its handle once it is started (leading or standing by).
+
+    Raises what prevented the start (no cluster configuration, a busy metrics port, ...).
+    """
     opts = options or OperatorOptions()
     opts.validate()
     client = await Client.connect(kubeconfig)
@@ -244,6 +247,15 @@ async def run_operator(kubeconfig: str | None, options: OperatorOptions | None =
         await client.close()
         raise
 
+    started = asyncio.Event()
+
+    async def mark_started() -> None:
+        # Runs once the manager has started its server and caches (on every replica, leader or not).
+        started.set()
+        await asyncio.Event().wait()
+
+    mgr.add_runnable("grove-operator-started", mark_started, need_leader_election=False)
+
     async def run() -> None:
         try:
             await mgr.run()
@@ -251,5 +263,11 @@ async def run_operator(kubeconfig: str | None, options: OperatorOptions | None =
             await client.close()
 
     task = asyncio.create_task(run(), name="grove-operator")
-    log.info("operator.starting", namespace=opts.namespace or "*", identity=opts.identity)
+    waiter = asyncio.create_task(started.wait())
+    await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if task.done():
+        waiter.cancel()
+        task.result()  # raises what stopped the start (a busy metrics port, ...)
+        raise RuntimeError("the operator stopped while starting")
+    log.info("operator.started", namespace=opts.namespace or "*", identity=opts.identity, port=mgr.port)
     return OperatorHandle(mgr, client, task)

@@ -28,12 +28,13 @@ from grove.api.podclique import PodClique
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
-from grove.controllers.context import BASE_PODGANG_INDEX, Context, owner_pcs
+from grove.controllers.context import BASE_PODGANG_INDEX, Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_pod, podclique_ref
 from grove.controllers.errors import user_error
 from grove.controllers.pods import (
     count_pods,
     deletion_order,
+    duplicate_indices,
     free_indices,
     has_grove_gate,
     is_active,
@@ -64,7 +65,6 @@ from grove.runtime.meta import (
     metadata,
     name_of,
     namespace_of,
-    owner_reference,
     uid_of,
 )
 from grove.runtime.predicates import FuncPredicate
@@ -209,13 +209,20 @@ class PodCliqueController:
         self, obj: Obj, pcs: PodCliqueSet, pclq: PodClique, ref: PodCliqueRef, pods: list[Obj]
     ) -> bool:
         active = [p for p in pods if is_active(p)]
+        expected_hash = labels_of(obj).get(labels.POD_TEMPLATE_HASH)
         diff = pclq.spec.replicas - len(active)
         if diff > 0:
             await self._create_pods(obj, pcs, pclq, ref, active, diff)
             return True
+        duplicates = duplicate_indices(active, expected_hash)
         if diff < 0:
-            victims = deletion_order(active, labels_of(obj).get(labels.POD_TEMPLATE_HASH))[:-diff]
-            await self._delete_pods(obj, victims)
+            # Pods sharing an index go first, then upstream's order; never a pod twice.
+            extra = {id(p) for p in duplicates}
+            ordered = duplicates + [p for p in deletion_order(active, expected_hash) if id(p) not in extra]
+            await self._delete_pods(obj, ordered[:-diff])
+            return True
+        if duplicates:
+            await self._delete_pods(obj, duplicates)
             return True
         return False
 
@@ -223,7 +230,7 @@ class PodCliqueController:
         self, obj: Obj, pcs: PodCliqueSet, pclq: PodClique, ref: PodCliqueRef, active: list[Obj], count: int
     ) -> None:
         key = f"{namespace_of(obj)}/{name_of(obj)}"
-        owner = owner_reference(obj)
+        owner = controller_ref(PODCLIQUES, obj)
         manifests = []
         for index in free_indices((pod_index(p) for p in active), count):
             pod = build_pod(pcs, pclq, ref, index, self.ctx.initc_image)

@@ -21,7 +21,7 @@ from grove.api.hashing import pod_template_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
-from grove.controllers.context import Context, owner_pcs
+from grove.controllers.context import Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_podclique
 from grove.controllers.errors import user_error
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
@@ -46,7 +46,6 @@ from grove.runtime.meta import (
     metadata,
     name_of,
     namespace_of,
-    owner_reference,
     uid_of,
 )
 from grove.runtime.predicates import FuncPredicate
@@ -149,7 +148,7 @@ class ScalingGroupController:
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
         i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
         ns = namespace_of(obj)
-        owner = owner_reference(obj)
+        owner = controller_ref(PODCLIQUESCALINGGROUPS, obj)
         config = pcs.spec.template.scaling_group(group)
         assert config is not None
         store = self.ctx.caches.pclq.store
@@ -184,7 +183,7 @@ class ScalingGroupController:
                 by_replica.setdefault(j, []).append(m)
         scheduled = available = updated = healthy = 0
         expected_hashes = _expected_hashes(pcs, clique_names)
-        for ms in by_replica.values():
+        for j, ms in by_replica.items():
             if len(ms) != len(clique_names):
                 continue
             if not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms):
@@ -195,7 +194,7 @@ class ScalingGroupController:
             if not all(_ready_enough(m) for m in ms):
                 continue
             available += 1
-            if all(_converged(m, expected_hashes) for m in ms):
+            if all(_converged(m, name_of(obj), j, expected_hashes) for m in ms):
                 updated += 1
         generation = generation_of(obj)
         breached = healthy < min_available
@@ -246,10 +245,13 @@ def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, st
     return out
 
 
-def _converged(member: Obj, expected_hashes: dict[str, str]) -> bool:
+def _converged(member: Obj, pcsg: str, j: int, expected_hashes: dict[str, str]) -> bool:
+    """The member runs its clique's current pod template on all its pods."""
+    clique = name_of(member).removeprefix(f"{pcsg}-{j}-")
     status = member.get("status") or {}
-    label = labels_of(member).get(labels.POD_TEMPLATE_HASH)
-    return label in expected_hashes.values() and status.get("updatedReplicas") == status.get("replicas")
+    return labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique) and status.get(
+        "updatedReplicas"
+    ) == status.get("replicas")
 
 
 def _group_name(obj: Obj) -> str | None:

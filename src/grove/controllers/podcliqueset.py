@@ -30,7 +30,8 @@ from grove.api.hashing import pod_template_hash, podcliqueset_generation_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
-from grove.controllers.context import Context
+from grove.controllers.children import drift_patch
+from grove.controllers.context import Context, controller_ref
 from grove.controllers.desired import (
     PodCliqueRef,
     build_headless_service,
@@ -78,7 +79,6 @@ from grove.runtime.meta import (
     metadata,
     name_of,
     namespace_of,
-    owner_reference,
     uid_of,
 )
 from grove.runtime.predicates import FuncPredicate
@@ -188,7 +188,7 @@ class PodCliqueSetController:
 
     async def _sync_identity(self, obj: Obj, pcs: PodCliqueSet, view: PcsView) -> None:
         ns, name = namespace_of(obj), name_of(obj)
-        owner = owner_reference(obj)
+        owner = controller_ref(PODCLIQUESETS, obj)
         builders = (build_service_account, build_role, build_role_binding, build_token_secret)
         for kind, build in zip(self._identity, builders, strict=True):
             desired = build(name, ns)
@@ -198,7 +198,7 @@ class PodCliqueSetController:
     async def _sync_replicas(self, obj: Obj, pcs: PodCliqueSet, view: PcsView) -> None:
         ns, uid = namespace_of(obj), uid_of(obj)
         c = self.ctx.caches
-        owner = owner_reference(obj)
+        owner = controller_ref(PODCLIQUESETS, obj)
         replicas = pcs.spec.replicas
         t = pcs.spec.template
 
@@ -222,15 +222,27 @@ class PodCliqueSetController:
                 pcsg["metadata"]["ownerReferences"] = [owner]
                 pcsgs.append(pcsg)
 
-        await sync_children(
-            self.ctx, self.recorder, obj, self._services, services, _excess(c.services.store, uid, services)
+        # Independent kinds go concurrently; PodCliques first in the list so pods start as early as possible.
+        results = await asyncio.gather(
+            sync_children(
+                self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
+            ),
+            sync_children(
+                self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
+            ),
+            sync_children(
+                self.ctx,
+                self.recorder,
+                obj,
+                self._services,
+                services,
+                _excess(c.services.store, uid, services),
+            ),
+            return_exceptions=True,
         )
-        await sync_children(
-            self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
-        )
-        await sync_children(
-            self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
-        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         await self._sync_gangs(obj, pcs, view, owner)
 
     async def _sync_gangs(self, obj: Obj, pcs: PodCliqueSet, view: PcsView, owner: dict[str, Any]) -> None:
@@ -259,10 +271,11 @@ class PodCliqueSetController:
         ]
         await sync_children(self.ctx, self.recorder, obj, self._gangs, desired, excess)
         now = now_rfc3339()
+        by_name = {name_of(d): d for d in desired}
         for name in sorted(complete):
             gang = c.podgangs.store.get_by_name(ns, name)
-            if gang is None:
-                continue  # just created: its add event brings us back to mark it
+            if gang is None or drift_patch(gang, by_name[name], self._gangs.fields):
+                continue  # just created or updated: the watch event of that write brings us back
             patch = initialized_status(gang, now)
             if patch is not None:
                 try:

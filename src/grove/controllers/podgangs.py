@@ -10,7 +10,7 @@ PodClique, a replaced pod) update the pod references; the gang stays Initialized
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +25,7 @@ from grove.controllers.pods import is_active
 from grove.controllers.status import condition, find_condition, merge_conditions
 from grove.runtime.meta import Obj, labels_of, name_of
 
-__all__ = ["GangPlan", "gang_names", "initialized_status", "plan_gangs"]
+__all__ = ["GangPlan", "initialized_status", "plan_gangs"]
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,8 @@ def plan_gangs(
 
 def initialized_status(gang: Obj, now: str) -> dict[str, Any] | None:
     """The status patch marking ``gang`` Initialized (phase Pending unless someone moved it on), or None if
-    it already is."""
+    it already is. The scheduler writes this status too, so the patch carries the resourceVersion it was
+    computed from: a concurrent write makes it fail with Conflict instead of being overwritten."""
     status = gang.get("status") or {}
     c = find_condition(status.get("conditions"), cond.CONDITION_PODGANG_INITIALIZED)
     if c is not None and c.get("status") == "True":
@@ -93,9 +94,5 @@ def initialized_status(gang: Obj, now: str) -> dict[str, Any] | None:
     patch: dict[str, Any] = {"conditions": merge_conditions(status.get("conditions"), wanted, now)}
     if not status.get("phase"):
         patch["phase"] = "Pending"
-    return {"status": patch}
-
-
-def gang_names(plans: Sequence[GangPlan]) -> set[str]:
-    """Names of the planned gangs."""
-    return {name_of(p.manifest) for p in plans}
+    rv = (gang.get("metadata") or {}).get("resourceVersion")
+    return {"metadata": {"resourceVersion": rv}, "status": patch} if rv else {"status": patch}

@@ -13,6 +13,7 @@ __all__ = [
     "PodCounts",
     "count_pods",
     "deletion_order",
+    "duplicate_indices",
     "free_indices",
     "has_grove_gate",
     "is_active",
@@ -119,6 +120,22 @@ def deletion_order(pods: Sequence[Obj], expected_hash: str | None) -> list[Obj]:
     """Pods sorted by preference for deletion (upstream ``DeletionSorter``): terminating, unassigned,
     Pending < Unknown < Running, not ready, outdated template hash, no creation time, newest first."""
     return sorted(pods, key=lambda p: _deletion_key(p, expected_hash))
+
+
+def duplicate_indices(pods: Sequence[Obj], expected_hash: str | None) -> list[Obj]:
+    """Pods whose index another pod also has (or that have none), in deletion order: all but the pod of each
+    index that :func:`deletion_order` would delete last. A crash between a create reaching the API server
+    and the cache seeing it can leave such a pair; deleting the extra one lets it come back at a free index.
+    """
+    keep: dict[int, Obj] = {}
+    extra: list[Obj] = []
+    for pod in reversed(deletion_order(pods, expected_hash)):
+        index = pod_index(pod)
+        if index is None or index in keep:
+            extra.append(pod)
+        else:
+            keep[index] = pod
+    return deletion_order(extra, expected_hash)
 
 
 @dataclass(frozen=True)

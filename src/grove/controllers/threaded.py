@@ -74,15 +74,17 @@ class ThreadedOperator:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
-        # A killed incarnation's tasks are never finished; do not report them when they are collected.
-        loop.set_exception_handler(lambda _loop, _context: None)
         try:
             loop.run_until_complete(self._serve())
-        except RuntimeError:
-            pass  # loop stopped by kill()
         finally:
-            if not loop.is_running():
-                loop.close()
+            # After kill(): let every cancelled task unwind (its writes fail, the connections are gone).
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=10))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
 
     async def _serve(self) -> None:
         try:
@@ -93,7 +95,7 @@ class ThreadedOperator:
             self._ready.set()
             return
         self._ready.set()
-        with contextlib.suppress(Exception):
+        with contextlib.suppress(Exception, asyncio.CancelledError):
             await self._handle.wait()
 
     def call(self, fn: Any, *args: Any, timeout: float = 30.0) -> Any:
@@ -118,11 +120,12 @@ class ThreadedOperator:
         self._handle = None
 
     def kill(self) -> None:
-        """Abrupt stop, as a SIGKILL: drops every connection mid-request and abandons the loop.
+        """Abrupt stop, as a SIGKILL: drops every connection mid-request, then cancels everything.
 
-        Nothing is cleaned up: in-flight writes may or may not have reached the server, the lease is not
-        released (a new incarnation with the same identity takes it back at once; another waits for it
-        to expire).
+        Whatever the operator was doing stops where it was: in-flight writes may or may not have reached
+        the server, and nothing more does (the connections are closed before anything else runs), so the
+        lease is not released either (a new incarnation with the same identity takes it back at once;
+        another waits for it to expire).
         """
         loop, thread, handle = self._loop, self._thread, self._handle
         if loop is None or thread is None or not thread.is_alive():
@@ -134,7 +137,8 @@ class ThreadedOperator:
                 closing = session.connector.close() if session.connector is not None else None
                 if asyncio.iscoroutine(closing):
                     closing.close()
-            loop.stop()
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
 
         loop.call_soon_threadsafe(die)
         thread.join(30)

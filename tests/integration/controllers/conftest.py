@@ -21,8 +21,11 @@ from grove.devcluster.simulation import SimulationOptions
 from grove.runtime.client import Client, RetryPolicy
 
 NODES = 40
-# Fast kubelets so the tests take seconds; pods still go Pending -> Running -> Ready as on a real node.
-SIMULATION = SimulationOptions(start_delay=0.05, init_container_duration=0.05, gate_recheck_interval=0.2)
+# Fast kubelets so the tests take seconds; pods still go Pending -> Running -> Ready as on a real node, and
+# their containers exit on SIGTERM (as well-behaved servers do) instead of waiting out the grace period.
+SIMULATION = SimulationOptions(
+    start_delay=0.05, init_container_duration=0.05, gate_recheck_interval=0.2, exit_on_sigterm_after=0.05
+)
 
 
 @pytest.fixture(scope="package")
