@@ -4,7 +4,7 @@ deleted, for the crash and fault tests.
 
 ::
 
-    ledger = Ledger(namespace)
+    ledger = Ledger(namespace, dev.cluster.store)
     unsubscribe = dev.call(dev.cluster.store.subscribe, ledger.on_event)
     for phase in PHASES:
         await phase.act(client, namespace)
@@ -36,6 +36,7 @@ from grove.controllers.resources import (
     PODS,
     SERVICES,
 )
+from grove.devcluster.errors import ApiError
 from grove.runtime.client import Client
 from grove.runtime.errors import Conflict, ServerError
 from grove.runtime.resources import Resource
@@ -213,16 +214,42 @@ async def wait_exact(
         await asyncio.sleep(0.1)
 
 
+_OWNER_RESOURCES = {
+    "PodCliqueSet": "podcliquesets.grove.io",
+    "PodCliqueScalingGroup": "podcliquescalinggroups.grove.io",
+    "PodClique": "podcliques.grove.io",
+}
+
+
 @dataclass
 class Ledger:
-    """Every creation and deletion in a namespace, from the dev cluster's write stream (its subscriber)."""
+    """Every creation and deletion in a namespace, from the dev cluster's write stream (its subscriber).
+
+    An object created for an owner that no longer exists (a controller acting on a cache that has not yet
+    seen its owner's deletion; the garbage collector removes it at once) is not a duplicate: it is counted
+    in ``created_for_deleted_owner`` instead, and its deletion with it.
+    """
 
     namespace: str
+    store: Any
+    """The dev cluster's store, to look owners up inside the write (on the cluster's loop)."""
     created: Counter[tuple[str, str]] = field(default_factory=Counter)
     """(kind, name) -> creations; pods are counted per PodClique: (``Pod``, clique)."""
     deleted: Counter[tuple[str, str]] = field(default_factory=Counter)
+    created_for_deleted_owner: Counter[tuple[str, str]] = field(default_factory=Counter)
     events: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _stillborn: set[str] = field(default_factory=set)
+
+    def _owner_exists(self, obj: dict[str, Any]) -> bool:
+        for ref in obj["metadata"].get("ownerReferences") or ():
+            if ref.get("controller") and ref["kind"] in _OWNER_RESOURCES:
+                try:
+                    owner = self.store.get(_OWNER_RESOURCES[ref["kind"]], ref["name"], self.namespace)
+                except ApiError:
+                    return False
+                return bool(owner["metadata"]["uid"] == ref["uid"])
+        return True
 
     def on_event(self, rtype: Any, ev: Any) -> None:
         """The store subscriber (runs on the cluster's loop)."""
@@ -237,7 +264,13 @@ class Ledger:
                 rtype.kind,
                 md.get("labels", {}).get(labels.PODCLIQUE, "?") if rtype.kind == "Pod" else md["name"],
             )
-            (self.created if ev.type == "ADDED" else self.deleted)[key] += 1
+            if ev.type == "ADDED" and not self._owner_exists(ev.object):
+                self._stillborn.add(md["uid"])
+                self.created_for_deleted_owner[key] += 1
+            elif md["uid"] in self._stillborn:
+                self._stillborn.discard(md["uid"])
+            else:
+                (self.created if ev.type == "ADDED" else self.deleted)[key] += 1
 
     def problems(self, phases: tuple[Phase, ...], namespace: str) -> list[str]:
         """Creations and deletions that the phases did not need (empty when there were none)."""
@@ -264,7 +297,9 @@ class Ledger:
             before = now
         with self.lock:
             created, deleted = Counter(self.created), Counter(self.deleted)
-        out = []
+            out = [f"{len(self._stillborn)} objects created for a deleted owner were never removed"] * bool(
+                self._stillborn
+            )
         for verb, have, need in (("created", created, need_created), ("deleted", deleted, need_deleted)):
             for key in sorted(have.keys() | need.keys()):
                 if have[key] != need[key]:

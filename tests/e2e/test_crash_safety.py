@@ -93,7 +93,7 @@ async def test_operator_killed_at_20_points_converges_exactly(
         pytest.skip("needs an in-process operator to kill")
     rng = random.Random(SEED)
     gaps = [rng.randint(1, max_gap) for kills, max_gap in KILL_PLAN for _ in range(kills)]
-    ledger = Ledger(namespace)
+    ledger = Ledger(namespace, dev.cluster.store)
     killer = Killer(operator, ledger, gaps)
     unsubscribe = dev.call(dev.cluster.store.subscribe, killer.on_event)
     try:
@@ -115,5 +115,6 @@ async def test_operator_killed_at_20_points_converges_exactly(
         dev.call(unsubscribe)
     report = f"seed {SEED}, gaps {gaps}; " + "; ".join(per_phase) + "\n  " + "\n  ".join(killer.kills)
     assert len(killer.kills) == KILLS, report
-    assert ledger.problems(PHASES, namespace) == [], report
+    problems = ledger.problems(PHASES, namespace)
+    assert problems == [], report + "\n" + "\n".join(problems)
     print(report)
