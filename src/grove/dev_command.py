@@ -86,10 +86,11 @@ def register_initc_gate(cluster: DevCluster) -> None:
 
 
 class OperatorComponent:
-    """The operator as a dev cluster component: CRDs installed, then the operator started on the cluster."""
+    """The operator as a dev cluster component: CRDs installed, then the operator started on the cluster
+    (by default without leader election, metrics on a free port)."""
 
     def __init__(self, options: OperatorOptions | None = None) -> None:
-        self.options = options or OperatorOptions(leader_election=False, install_crds=True)
+        self.options = options or OperatorOptions(leader_election=False, install_crds=True, metrics_port=0)
         self.handle: OperatorHandle | None = None
 
     async def start(self, cluster: DevCluster) -> None:

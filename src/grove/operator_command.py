@@ -50,6 +50,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="namespace of the Lease (default: --namespace, else $POD_NAMESPACE, else grove-system)",
     )
     parser.add_argument("--leader-election-id", default=LEADER_ELECTION_ID, help="name of the Lease")
+    for flag, seconds, meaning in (
+        ("--lease-duration", defaults.lease_duration, "how long a lease not renewed stays held"),
+        (
+            "--renew-deadline",
+            defaults.renew_deadline,
+            "how long the leader retries renewing before giving up",
+        ),
+        ("--retry-period", defaults.retry_period, "interval between acquire/renew attempts"),
+    ):
+        parser.add_argument(
+            flag, type=float, default=seconds, help=f"{meaning}, seconds (default: %(default)s)"
+        )
     parser.add_argument(
         "--initc-image",
         default=os.environ.get("GROVE_INIT_CONTAINER_IMAGE", DEFAULT_INITC_IMAGE),
@@ -73,6 +85,9 @@ def options_from_args(args: argparse.Namespace) -> OperatorOptions:
         leader_election=args.leader_elect,
         leader_election_namespace=args.leader_election_namespace,
         leader_election_id=args.leader_election_id,
+        lease_duration=args.lease_duration,
+        renew_deadline=args.renew_deadline,
+        retry_period=args.retry_period,
         initc_image=args.initc_image,
         install_crds=args.install_crds,
         handle_signals=True,

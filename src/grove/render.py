@@ -20,6 +20,7 @@ from grove.api.podcliqueset import PodCliqueSet
 from grove.api.topology import ClusterTopologyBinding
 from grove.controllers.desired import (
     build_headless_service,
+    build_hpas,
     build_pod,
     build_podclique,
     build_podgangs,
@@ -50,6 +51,7 @@ def render_objects(
     """Manifests of every object the operator creates for the defaulted ``pcs``, replica by replica."""
     for i in range(pcs.spec.replicas):
         yield build_headless_service(pcs, i)
+        yield from build_hpas(pcs, i)
         refs = podclique_refs(pcs, i)
         pclqs = [(ref, build_podclique(pcs, ref)) for ref in refs]
         for ref, pclq in pclqs:
@@ -72,6 +74,9 @@ def _details(obj: dict[str, Any]) -> str:
     lbl = meta.get("labels", {})
     if kind == "Service":
         return f"clusterIP=None publishNotReadyAddresses={str(spec['publishNotReadyAddresses']).lower()}"
+    if kind == "HorizontalPodAutoscaler":
+        ref = spec["scaleTargetRef"]
+        return f"target={ref['kind']}/{ref['name']} min={spec['minReplicas']} max={spec['maxReplicas']}"
     counts = f"replicas={spec.get('replicas')} minAvailable={spec.get('minAvailable')}"
     if kind == "PodClique":
         return f"{counts} podgang={lbl['grove.io/podgang']}"

@@ -237,3 +237,14 @@ def test_large_crd_needs_server_side_apply(kubectl: Any, tmp_path: Path) -> None
     kubectl("apply", "--server-side", "-f", str(manifest), check=True)
     kubectl("wait", "--for", "condition=established", "crd/gadgets.example.com", "--timeout=30s", check=True)
     kubectl("delete", "crd", "gadgets.example.com", "--timeout=30s", check=True)
+
+
+async def test_unknown_fields_of_builtin_kinds(raw: Any, namespace: str) -> None:
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    body = pod("typo", spec={"containers": [{"name": "c", "image": "i:1", "imagee": "x"}]})
+    status, out, _ = await raw.request("POST", path, body, query={"fieldValidation": "Strict"})
+    assert status == 400 and 'unknown field "spec.containers[0].imagee"' in out["message"]
+    status, out, headers = await raw.request("POST", path, body)
+    assert status == 201
+    assert "imagee" not in out["spec"]["containers"][0], "unknown fields are dropped"
+    assert 'unknown field \\"spec.containers[0].imagee\\"' in headers.get("Warning", "")

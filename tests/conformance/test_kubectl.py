@@ -180,3 +180,13 @@ def test_kubectl_apply_rejects_unknown_fields_strictly(
     out = kubectl("apply", "-f", "-", input=yaml.safe_dump(doc))
     assert out.returncode != 0
     assert 'unknown field "spec.bogus"' in out.stderr
+
+
+def test_client_side_to_server_side_apply_migration(kubectl: Any, namespace: str) -> None:
+    kubectl("apply", "-f", "-", input=POD.format(name="mig", ns=namespace), check=True)
+    changed = POD.format(name="mig", ns=namespace).replace("registry.example/app:1", "registry.example/app:2")
+    out = kubectl("apply", "--server-side", "-f", "-", input=changed, check=True)
+    assert "serverside-applied" in out.stdout
+    assert "Warning" not in out.stderr, out.stderr
+    got = json.loads(kubectl("get", "pod", "mig", "-n", namespace, "-o", "json", check=True).stdout)
+    assert got["spec"]["containers"][0]["image"] == "registry.example/app:2"

@@ -74,31 +74,47 @@ def drift_patch(observed: Obj, desired: Obj, fields: Sequence[str]) -> dict[str,
     return patch
 
 
+def _ownership(resource: Resource, observed: Obj, desired: Obj) -> Outcome | None:
+    """None when ``observed`` is controlled by the owner ``desired`` names; WAITING when it belongs to an
+    earlier incarnation of that owner (same kind and name, another UID: garbage collection is removing it);
+    otherwise a :class:`ChildConflict`."""
+    want, ref = controller_owner(desired), controller_owner(observed)
+    if ref is not None and want is not None:
+        if ref.get("uid") == want.get("uid"):
+            return None
+        if (ref.get("kind"), ref.get("name")) == (want.get("kind"), want.get("name")):
+            return Outcome.WAITING
+    holder = f"controller {ref.get('kind')}/{ref.get('name')}" if ref else "no controller"
+    raise ChildConflict(resource.kind, namespace_of(observed), name_of(observed), holder)
+
+
 async def ensure_child(
     client: Client,
     resource: Resource,
     informer: Informer,
     desired: Obj,
-    owner_uid: str,
     fields: Sequence[str] = ("spec",),
 ) -> Outcome:
-    """Makes the child ``desired`` exist as described (see the module docstring)."""
+    """Makes the child ``desired`` (which carries its controller ownerReference) exist as described."""
     ns, name = namespace_of(desired), name_of(desired)
     observed = informer.store.get_by_name(ns, name)
     if observed is None:
         try:
             await client.create(resource, desired, ns)
         except AlreadyExists:
-            # Our cache has not seen it yet (or someone else created it): the watch event brings us back.
-            return Outcome.UNCHANGED
+            # Our cache lags, or the object is not one our (label-filtered) cache can see: ask the server.
+            try:
+                existing = await client.get(resource, name, ns)
+            except NotFound:
+                return Outcome.WAITING  # gone again meanwhile; its delete event brings us back
+            return _ownership(resource, existing, desired) or Outcome.UNCHANGED
         log.info("child.created", kind=resource.kind, child=name)
         return Outcome.CREATED
     if metadata(observed).get("deletionTimestamp"):
         return Outcome.WAITING
-    ref = controller_owner(observed)
-    if ref is None or ref.get("uid") != owner_uid:
-        holder = f"controller {ref.get('kind')}/{ref.get('name')}" if ref else "no controller"
-        raise ChildConflict(resource.kind, ns, name, holder)
+    waiting = _ownership(resource, observed, desired)
+    if waiting is not None:
+        return waiting
     patch = drift_patch(observed, desired, fields)
     if not patch:
         return Outcome.UNCHANGED

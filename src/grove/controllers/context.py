@@ -11,13 +11,12 @@ from typing import Any, TypeVar
 from grove import __version__
 from grove.api import labels
 from grove.api.podclique import PodClique
-from grove.api.scalinggroup import PodCliqueScalingGroup
-from grove.controllers.models import ParsedCache, parse_podclique, parse_scaling_group
+from grove.controllers.models import ParsedCache, parse_podclique
 from grove.controllers.pcsview import PcsView, PcsViews
-from grove.runtime.cache import index_by_label
+from grove.runtime.cache import index_by_label, unwrap_tombstone
 from grove.runtime.client import Client
 from grove.runtime.events import EventRecorder
-from grove.runtime.informer import Informer
+from grove.runtime.informer import FuncHandler, Informer
 from grove.runtime.meta import Obj, labels_of, namespace_of, owner_reference
 from grove.runtime.resources import Resource
 
@@ -64,6 +63,7 @@ class Caches:
     roles: Informer
     role_bindings: Informer
     secrets: Informer
+    hpas: Informer
     topologies: Informer
 
 
@@ -77,14 +77,18 @@ class Context:
     max_parallel_writes: int = 32
     """Writes one reconcile issues concurrently (creating hundreds of children one by one is too slow)."""
     pclq_models: ParsedCache[PodClique] = field(default_factory=lambda: ParsedCache(parse_podclique))
-    pcsg_models: ParsedCache[PodCliqueScalingGroup] = field(
-        default_factory=lambda: ParsedCache(parse_scaling_group)
-    )
     recorders: dict[str, EventRecorder] = field(default_factory=dict)
     pcs_views: PcsViews = field(init=False)
 
     def __post_init__(self) -> None:
         self.pcs_views = PcsViews(self.caches.topologies)
+        # Memoised models of deleted objects are dropped with them.
+        self.caches.pcs.add_event_handler(
+            FuncHandler(delete=lambda o: self.pcs_views.forget(unwrap_tombstone(o)))
+        )
+        self.caches.pclq.add_event_handler(
+            FuncHandler(delete=lambda o: self.pclq_models.forget(unwrap_tombstone(o)))
+        )
 
     def pcs_view(self, obj: Obj) -> PcsView:
         """The parsed, defaulted and validated PodCliqueSet of the cached ``obj``."""

@@ -15,10 +15,9 @@ from typing import Generic, TypeVar
 from grove.api.errors import FieldError, GroveValidationError
 from grove.api.meta import TopLevelObject
 from grove.api.podclique import PodClique
-from grove.api.scalinggroup import PodCliqueScalingGroup
 from grove.runtime.meta import Obj, resource_version_of, uid_of
 
-__all__ = ["Parsed", "ParsedCache", "parse_podclique", "parse_scaling_group"]
+__all__ = ["Parsed", "ParsedCache", "parse_podclique"]
 
 M = TypeVar("M", bound=TopLevelObject)
 
@@ -42,11 +41,6 @@ def _parse(kind: type[M], obj: Obj) -> Parsed[M]:
 def parse_podclique(obj: Obj) -> Parsed[PodClique]:
     """The PodClique of ``obj``."""
     return _parse(PodClique, obj)
-
-
-def parse_scaling_group(obj: Obj) -> Parsed[PodCliqueScalingGroup]:
-    """The PodCliqueScalingGroup of ``obj``."""
-    return _parse(PodCliqueScalingGroup, obj)
 
 
 class ParsedCache(Generic[M]):

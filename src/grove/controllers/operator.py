@@ -35,6 +35,7 @@ from grove.controllers.podcliqueset import CONTROLLER_NAME as PCS_CONTROLLER
 from grove.controllers.podcliqueset import PodCliqueSetController
 from grove.controllers.resources import (
     CLUSTER_TOPOLOGY_BINDINGS,
+    HORIZONTAL_POD_AUTOSCALERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
@@ -115,6 +116,11 @@ class OperatorOptions:
                 raise ValueError(f"{name}: must be >= 1, got {value}")
         if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
             raise ValueError(f"metrics_port: must be in [0, 65535], got {self.metrics_port}")
+        if self.leader_election and not self.lease_duration > self.renew_deadline > self.retry_period > 0:
+            raise ValueError(
+                "leader election: need lease_duration > renew_deadline > retry_period > 0, got "
+                f"{self.lease_duration} / {self.renew_deadline} / {self.retry_period}"
+            )
 
 
 def _caches(mgr: Manager, namespace: str | None) -> Caches:
@@ -136,6 +142,7 @@ def _caches(mgr: Manager, namespace: str | None) -> Caches:
         roles=informer(ROLES, managed),
         role_bindings=informer(ROLE_BINDINGS, managed),
         secrets=informer(SECRETS, managed),
+        hpas=informer(HORIZONTAL_POD_AUTOSCALERS, managed),
         topologies=mgr.informer(CLUSTER_TOPOLOGY_BINDINGS),
     )
 

@@ -41,6 +41,7 @@ from grove.controllers.pods import (
     pod_index,
 )
 from grove.controllers.resources import PODCLIQUES, PODS
+from grove.controllers.rolling import pod_replacements, update_progress_changed, updating_replica
 from grove.controllers.status import (
     ErrorRecord,
     condition,
@@ -128,6 +129,7 @@ class PodCliqueController:
                 c.podgangs, _podgang_to_pclqs, FuncPredicate(update=_gang_changed, delete=lambda _: False)
             )
             .watches(c.pclq, self._base_member_to_scaled, FuncPredicate(update=_scheduled_changed))
+            .watches(c.pcs, self._pcs_to_standalone, FuncPredicate(update=update_progress_changed))
         )
 
     def _pod_added(self, pod: Obj, is_initial_list: bool) -> None:
@@ -146,6 +148,14 @@ class PodCliqueController:
         key = _pclq_key_of_pod(pod)
         if key is not None:
             self.expectations.deletion_observed_uid(key, uid_of(pod))
+
+    def _pcs_to_standalone(self, pcs: Obj) -> Iterable[Request]:
+        """A rolling update moved on: the standalone PodCliques may have pods to replace."""
+        ns = namespace_of(pcs)
+        return [
+            Request(ns, name_of(p))
+            for p in self.ctx.caches.pclq.store.by_index(CONTROLLER_UID_INDEX, uid_of(pcs))
+        ]
 
     def _base_member_to_scaled(self, pclq: Obj) -> Iterable[Request]:
         """A base-gang PodClique's scheduled count changed: the scaled gangs waiting on it may go ahead."""
@@ -186,7 +196,7 @@ class PodCliqueController:
         failure: BaseException | None = None
         try:
             if pcs is not None and ref is not None and not waiting:
-                wrote = await self._scale(obj, pcs, pclq, ref, pods)
+                wrote = await self._scale(obj, pcs_obj, pcs, pclq, ref, pods)
             wrote = await self._ungate(obj, pods) or wrote
         except asyncio.CancelledError:
             raise
@@ -206,8 +216,15 @@ class PodCliqueController:
     # ---- pods --------------------------------------------------------------------------------------------
 
     async def _scale(
-        self, obj: Obj, pcs: PodCliqueSet, pclq: PodClique, ref: PodCliqueRef, pods: list[Obj]
+        self,
+        obj: Obj,
+        pcs_obj: Obj | None,
+        pcs: PodCliqueSet,
+        pclq: PodClique,
+        ref: PodCliqueRef,
+        pods: list[Obj],
     ) -> bool:
+        """Creates or deletes pods to reach spec.replicas (and replaces outdated ones in a rolling update)."""
         active = [p for p in pods if is_active(p)]
         expected_hash = labels_of(obj).get(labels.POD_TEMPLATE_HASH)
         diff = pclq.spec.replicas - len(active)
@@ -224,6 +241,12 @@ class PodCliqueController:
         if duplicates:
             await self._delete_pods(obj, duplicates)
             return True
+        if ref.group is None and pcs_obj is not None and updating_replica(pcs_obj, pcs) == ref.replica:
+            min_available = pclq.spec.min_available or pclq.spec.replicas
+            replace = pod_replacements(pods, expected_hash, pclq.spec.replicas, min_available)
+            if replace:
+                await self._delete_pods(obj, replace)
+                return True
         return False
 
     async def _create_pods(

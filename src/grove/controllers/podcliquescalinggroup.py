@@ -4,14 +4,17 @@ Per PodCliqueScalingGroup ``<pcs>-<i>-<group>`` (upstream ``internal/controller/
 reference §3.2): for every replica ``j < spec.replicas`` one PodClique ``<pcsg>-<j>-<clique>`` per clique of
 the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* variables (an existing
 member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
-above ``spec.replicas`` are deleted, highest indices included. Status: replicas, scheduledReplicas,
-availableReplicas, updatedReplicas, selector, MinAvailableBreached, observedGeneration, lastErrors.
+above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
+replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
+Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached,
+observedGeneration, lastErrors.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -25,6 +28,12 @@ from grove.controllers.context import Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_podclique
 from grove.controllers.errors import user_error
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
+from grove.controllers.rolling import (
+    outdated_group_replicas,
+    rolling_strategy,
+    update_progress_changed,
+    updating_replica,
+)
 from grove.controllers.status import (
     ErrorRecord,
     condition,
@@ -81,6 +90,12 @@ class ScalingGroupController:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.recorder = ctx.recorder(CONTROLLER_NAME)
+        self._replica_deletes = ChildKind(
+            PODCLIQUES,
+            ctx.caches.pclq,
+            deleted_reason=reasons.PCSG_REPLICA_DELETE_SUCCESSFUL,
+            failed_reason=reasons.PCSG_REPLICA_DELETE_FAILED,
+        )
         self._members = ChildKind(
             PODCLIQUES,
             ctx.caches.pclq,
@@ -96,7 +111,13 @@ class ScalingGroupController:
             mgr.new_controller(CONTROLLER_NAME, self.reconcile, max_concurrent_reconciles=concurrency)
             .for_(c.pcsg, FuncPredicate(update=_spec_or_metadata_changed))
             .owns(c.pclq, PODCLIQUESCALINGGROUPS)
-            .watches(c.pcs, self._pcs_to_groups, FuncPredicate(update=_spec_or_metadata_changed))
+            .watches(
+                c.pcs,
+                self._pcs_to_groups,
+                FuncPredicate(
+                    update=lambda o, n: _spec_or_metadata_changed(o, n) or update_progress_changed(o, n)
+                ),
+            )
         )
 
     def _pcs_to_groups(self, pcs: Obj) -> Iterable[Request]:
@@ -128,10 +149,12 @@ class ScalingGroupController:
             for m in self.ctx.caches.pclq.store.by_index(CONTROLLER_UID_INDEX, uid_of(obj))
             if not metadata(m).get("deletionTimestamp")
         ]
+        replicas = _group_replicas(obj, pcs, config.clique_names, members)
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
         try:
             await self._sync_members(obj, pcs, group, members)
+            await self._roll(obj, pcs_obj, pcs, config.clique_names, replicas)
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -139,12 +162,14 @@ class ScalingGroupController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        await self._write_status(obj, pcs, config.clique_names, members, errors)
+        await self._write_status(obj, replicas, errors)
         if failure is not None:
             raise failure
         return None
 
     async def _sync_members(self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj]) -> None:
+        """Members of replicas below spec.replicas exist; others are deleted. With RollingRecreate an
+        existing member is not patched: it keeps its template until the rolling update recreates it."""
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
         i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
         ns = namespace_of(obj)
@@ -152,50 +177,61 @@ class ScalingGroupController:
         config = pcs.spec.template.scaling_group(group)
         assert config is not None
         store = self.ctx.caches.pclq.store
+        patch_existing = not rolling_strategy(pcs)
+        wanted: set[str] = set()
         desired: list[Obj] = []
         for j in range(replicas):
             for clique in config.clique_names:
                 ref = PodCliqueRef(pcs.metadata.name, i, clique, group, j)
+                wanted.add(ref.name)
                 existing = store.get_by_name(ns, ref.name)
+                if existing is not None and not patch_existing:
+                    continue
                 observed_replicas = (existing.get("spec") or {}).get("replicas") if existing else None
                 manifest = build_podclique(pcs, ref, observed_replicas).to_dict()
                 manifest["metadata"]["ownerReferences"] = [owner]
                 desired.append(manifest)
-        wanted = {name_of(d) for d in desired}
         excess = [m for m in members if name_of(m) not in wanted]
         await sync_children(self.ctx, self.recorder, obj, self._members, desired, excess)
 
-    async def _write_status(
+    async def _roll(
         self,
         obj: Obj,
+        pcs_obj: Obj,
         pcs: PodCliqueSet,
         clique_names: list[str],
-        members: list[Obj],
-        errors: list[ErrorRecord],
+        replicas: dict[int, _GroupReplica],
+    ) -> None:
+        """Recreate outdated group replicas while this PodCliqueSet replica is the one being updated."""
+        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        if updating_replica(pcs_obj, pcs) != i:
+            return
+        spec = obj.get("spec") or {}
+        stale = outdated_group_replicas(
+            {j: r.members for j, r in replicas.items()},
+            int(spec.get("replicas") or 0),
+            len(clique_names),
+            _expected_hashes(pcs, clique_names),
+            lambda m: _member_clique(name_of(obj), m),
+            {j: r.available for j, r in replicas.items()},
+            int(spec.get("minAvailable") or 1),
+        )
+        if not stale:
+            return
+        victims = [m for j in stale for m in replicas[j].members]
+        await sync_children(self.ctx, self.recorder, obj, self._replica_deletes, [], victims)
+        log.info("pcsg.replicas_recreated", pcsg=name_of(obj), replicas=stale)
+
+    async def _write_status(
+        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord]
     ) -> None:
         spec = obj.get("spec") or {}
-        replicas = int(spec.get("replicas") or 0)
+        want = int(spec.get("replicas") or 0)
         min_available = int(spec.get("minAvailable") or 1)
-        by_replica: dict[int, list[Obj]] = {}
-        for m in members:
-            j = member_replica_index(m)
-            if j is not None and j < replicas:
-                by_replica.setdefault(j, []).append(m)
-        scheduled = available = updated = healthy = 0
-        expected_hashes = _expected_hashes(pcs, clique_names)
-        for j, ms in by_replica.items():
-            if len(ms) != len(clique_names):
-                continue
-            if not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms):
-                healthy += 1
-            if not all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms):
-                continue
-            scheduled += 1
-            if not all(_ready_enough(m) for m in ms):
-                continue
-            available += 1
-            if all(_converged(m, name_of(obj), j, expected_hashes) for m in ms):
-                updated += 1
+        scheduled = sum(1 for r in replicas.values() if r.scheduled)
+        available = sum(1 for r in replicas.values() if r.available)
+        updated = sum(1 for r in replicas.values() if r.available and r.updated)
+        healthy = sum(1 for r in replicas.values() if r.healthy)
         generation = generation_of(obj)
         breached = healthy < min_available
         wanted = [
@@ -205,7 +241,7 @@ class ScalingGroupController:
                 cond.REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS
                 if breached
                 else cond.REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS,
-                f"{healthy} of {replicas} replicas meet minAvailable, {min_available} required",
+                f"{healthy} of {want} replicas meet minAvailable, {min_available} required",
                 generation,
             )
         ]
@@ -218,7 +254,7 @@ class ScalingGroupController:
         pcs_name = labels_of(obj).get(labels.PART_OF, "")
         desired: dict[str, Any] = {
             "observedGeneration": generation,
-            "replicas": replicas,
+            "replicas": want,
             "scheduledReplicas": scheduled,
             "availableReplicas": available,
             "updatedReplicas": updated,
@@ -235,6 +271,41 @@ class ScalingGroupController:
             return
 
 
+@dataclass(frozen=True)
+class _GroupReplica:
+    """One replica of a scaling group as its member PodCliques report it."""
+
+    members: list[Obj]
+    healthy: bool
+    """All members exist and none has MinAvailableBreached."""
+    scheduled: bool
+    available: bool
+    updated: bool
+
+
+def _group_replicas(
+    obj: Obj, pcs: PodCliqueSet, clique_names: list[str], members: list[Obj]
+) -> dict[int, _GroupReplica]:
+    """Replicas below spec.replicas: complete (every member exists), scheduled (every member has
+    PodCliqueScheduled), available (and minAvailable ready pods each), updated (current templates)."""
+    replicas = int((obj.get("spec") or {}).get("replicas") or 0)
+    by_replica: dict[int, list[Obj]] = {j: [] for j in range(replicas)}
+    for m in members:
+        j = member_replica_index(m)
+        if j is not None and j < replicas:
+            by_replica[j].append(m)
+    hashes = _expected_hashes(pcs, clique_names)
+    out: dict[int, _GroupReplica] = {}
+    for j, ms in by_replica.items():
+        complete = len(ms) == len(clique_names)
+        healthy = complete and not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
+        scheduled = complete and all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms)
+        available = scheduled and all(_ready_enough(m) for m in ms)
+        updated = complete and all(_converged(m, name_of(obj), hashes) for m in ms)
+        out[j] = _GroupReplica(ms, healthy, scheduled, available, updated)
+    return out
+
+
 def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, str]:
     t = pcs.spec.template
     out: dict[str, str] = {}
@@ -245,9 +316,14 @@ def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, st
     return out
 
 
-def _converged(member: Obj, pcsg: str, j: int, expected_hashes: dict[str, str]) -> bool:
+def _member_clique(pcsg: str, member: Obj) -> str:
+    """The clique template name of a member PodClique ``<pcsg>-<j>-<clique>``."""
+    return name_of(member).removeprefix(f"{pcsg}-{member_replica_index(member)}-")
+
+
+def _converged(member: Obj, pcsg: str, expected_hashes: dict[str, str]) -> bool:
     """The member runs its clique's current pod template on all its pods."""
-    clique = name_of(member).removeprefix(f"{pcsg}-{j}-")
+    clique = _member_clique(pcsg, member)
     status = member.get("status") or {}
     return labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique) and status.get(
         "updatedReplicas"

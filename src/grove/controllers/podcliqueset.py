@@ -19,7 +19,7 @@ everything through garbage collection; no finalizer is needed (there is nothing 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import structlog
@@ -35,6 +35,7 @@ from grove.controllers.context import Context, controller_ref
 from grove.controllers.desired import (
     PodCliqueRef,
     build_headless_service,
+    build_hpas,
     build_podclique,
     build_scaling_group,
 )
@@ -49,6 +50,7 @@ from grove.controllers.pcsview import PcsView
 from grove.controllers.podgangs import initialized_status, plan_gangs
 from grove.controllers.pods import is_terminating
 from grove.controllers.resources import (
+    HORIZONTAL_POD_AUTOSCALERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
@@ -59,6 +61,7 @@ from grove.controllers.resources import (
     SERVICE_ACCOUNTS,
     SERVICES,
 )
+from grove.controllers.rolling import ReplicaState, update_progress
 from grove.controllers.status import (
     ErrorRecord,
     condition,
@@ -68,9 +71,10 @@ from grove.controllers.status import (
     status_patch,
 )
 from grove.controllers.sync import ChildKind, sync_children
-from grove.runtime.cache import CONTROLLER_UID_INDEX
+from grove.runtime.cache import CONTROLLER_UID_INDEX, unwrap_tombstone
 from grove.runtime.controller import Controller, Request, Result
-from grove.runtime.errors import NotFound
+from grove.runtime.errors import Conflict, NotFound
+from grove.runtime.informer import FuncHandler
 from grove.runtime.manager import Manager
 from grove.runtime.meta import (
     Obj,
@@ -106,6 +110,9 @@ class PodCliqueSetController:
             ChildKind(SECRETS, c.secrets, fields=("type",)),
         ]
         self._services = ChildKind(SERVICES, c.services)
+        self._hpas = ChildKind(HORIZONTAL_POD_AUTOSCALERS, c.hpas)
+        # PodGangs this operator marked Initialized that the cache does not show as such yet.
+        self._initialized: set[str] = set()
         self._pclqs = ChildKind(
             PODCLIQUES,
             c.pclq,
@@ -142,9 +149,14 @@ class PodCliqueSetController:
             .owns(c.podgangs, PODCLIQUESETS, FuncPredicate(update=_generation_changed))
             .watches(c.topologies, self._topology_to_pcs)
         )
+        self._controller = controller
+        c.podgangs.add_event_handler(
+            FuncHandler(delete=lambda o: self._initialized.discard(uid_of(unwrap_tombstone(o))))
+        )
         only_deletes = FuncPredicate(create=lambda _: False, update=lambda _o, _n: False)
-        for informer in (c.services, c.service_accounts, c.roles, c.role_bindings, c.secrets):
-            controller.owns(informer, PODCLIQUESETS, only_deletes)
+        # Deletes of what it created, or of objects that stood in the way (a previous incarnation's).
+        for informer in (c.services, c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
+            controller.watches(informer, _to_pcs, only_deletes)
         return controller
 
     def _topology_to_pcs(self, ct: Obj) -> Iterable[Request]:
@@ -171,9 +183,13 @@ class PodCliqueSetController:
         pcs = view.model
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
-        for step in (self._sync_identity, self._sync_replicas):
+        steps: tuple[Callable[[], Awaitable[None]], ...] = (
+            lambda: self._sync_identity(obj),
+            lambda: self._sync_replicas(obj, pcs, view),
+        )
+        for step in steps:
             try:
-                await step(obj, pcs, view)
+                await step()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -186,7 +202,7 @@ class PodCliqueSetController:
             raise failure
         return None
 
-    async def _sync_identity(self, obj: Obj, pcs: PodCliqueSet, view: PcsView) -> None:
+    async def _sync_identity(self, obj: Obj) -> None:
         ns, name = namespace_of(obj), name_of(obj)
         owner = controller_ref(PODCLIQUESETS, obj)
         builders = (build_service_account, build_role, build_role_binding, build_token_secret)
@@ -203,12 +219,16 @@ class PodCliqueSetController:
         t = pcs.spec.template
 
         services: list[Obj] = []
+        hpas: list[Obj] = []
         pclqs: list[Obj] = []
         pcsgs: list[Obj] = []
         for i in range(replicas):
             svc = build_headless_service(pcs, i)
             svc["metadata"]["ownerReferences"] = [owner]
             services.append(svc)
+            for hpa in build_hpas(pcs, i):
+                hpa["metadata"]["ownerReferences"] = [owner]
+                hpas.append(hpa)
             for clique in t.standalone_cliques():
                 ref = PodCliqueRef(pcs.metadata.name, i, clique.name)
                 existing = c.pclq.store.get_by_name(ns, ref.name)
@@ -223,27 +243,26 @@ class PodCliqueSetController:
                 pcsgs.append(pcsg)
 
         # Independent kinds go concurrently; PodCliques first in the list so pods start as early as possible.
+        kinds = (
+            (self._pclqs, pclqs, c.pclq),
+            (self._pcsgs, pcsgs, c.pcsg),
+            (self._services, services, c.services),
+            (self._hpas, hpas, c.hpas),
+        )
         results = await asyncio.gather(
-            sync_children(
-                self.ctx, self.recorder, obj, self._pclqs, pclqs, _excess(c.pclq.store, uid, pclqs)
-            ),
-            sync_children(
-                self.ctx, self.recorder, obj, self._pcsgs, pcsgs, _excess(c.pcsg.store, uid, pcsgs)
-            ),
-            sync_children(
-                self.ctx,
-                self.recorder,
-                obj,
-                self._services,
-                services,
-                _excess(c.services.store, uid, services),
+            *(
+                sync_children(
+                    self.ctx, self.recorder, obj, kind, desired, _excess(informer.store, uid, desired)
+                )
+                for kind, desired, informer in kinds
             ),
             return_exceptions=True,
         )
+        # PodGangs depend on pods only: sync them even if another kind failed, then report that failure.
+        await self._sync_gangs(obj, pcs, view, owner)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
-        await self._sync_gangs(obj, pcs, view, owner)
 
     async def _sync_gangs(self, obj: Obj, pcs: PodCliqueSet, view: PcsView, owner: dict[str, Any]) -> None:
         ns, uid = namespace_of(obj), uid_of(obj)
@@ -277,11 +296,20 @@ class PodCliqueSetController:
             if gang is None or drift_patch(gang, by_name[name], self._gangs.fields):
                 continue  # just created or updated: the watch event of that write brings us back
             patch = initialized_status(gang, now)
-            if patch is not None:
-                try:
-                    await self.ctx.client.patch_status(PODGANGS, name, patch, ns)
-                except NotFound:
-                    continue
+            if patch is None:
+                self._initialized.discard(uid_of(gang))  # the cache has caught up with our write
+                continue
+            if uid_of(gang) in self._initialized:
+                continue  # marked already; the cache has not seen it yet
+            try:
+                await self.ctx.client.patch_status(PODGANGS, name, patch, ns)
+            except NotFound:
+                continue
+            except Conflict:
+                # Someone else wrote the gang since our cache saw it: look again once the cache has it.
+                self._controller.enqueue(Request(ns, name_of(obj)), after=0.5)
+                continue
+            self._initialized.add(uid_of(gang))
 
     # ---- status ------------------------------------------------------------------------------------------
 
@@ -297,6 +325,9 @@ class PodCliqueSetController:
         ]
         desired = {
             "observedGeneration": generation,
+            # The scale subresource needs these even while the spec is invalid (an HPA may target it).
+            "replicas": int((obj.get("spec") or {}).get("replicas") or 0),
+            "hpaPodSelector": labels.selector_string(labels.pcs_selector(name_of(obj))),
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(
                 current.get("lastErrors"), [(cond.ERR_INVALID_SPEC, description)], now
@@ -315,8 +346,9 @@ class PodCliqueSetController:
     async def _write_status(
         self, obj: Obj, pcs: PodCliqueSet, view: PcsView, errors: list[ErrorRecord]
     ) -> None:
-        available, updated = self._count_replicas(obj, pcs)
+        states = self._replica_states(obj, pcs)
         generation = generation_of(obj)
+        generation_hash = podcliqueset_generation_hash(pcs)
         wanted = [condition(cond.CONDITION_SPEC_VALID, True, cond.REASON_SPEC_VALID, "", generation)]
         if view.topology_name is not None:
             if view.topology is None:
@@ -338,10 +370,11 @@ class PodCliqueSetController:
         desired: dict[str, Any] = {
             "observedGeneration": generation,
             "replicas": pcs.spec.replicas,
-            "availableReplicas": available,
-            "updatedReplicas": updated,
+            "availableReplicas": sum(1 for s in states if s.available),
+            "updatedReplicas": sum(1 for s in states if s.available and s.updated),
             "hpaPodSelector": labels.selector_string(labels.pcs_selector(name_of(obj))),
-            "currentGenerationHash": podcliqueset_generation_hash(pcs),
+            "currentGenerationHash": generation_hash,
+            "updateProgress": update_progress(current, pcs, generation_hash, states, now),
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
@@ -353,47 +386,59 @@ class PodCliqueSetController:
         except NotFound:
             return
 
-    def _count_replicas(self, obj: Obj, pcs: PodCliqueSet) -> tuple[int, int]:
-        """(available, updated) replicas: every standalone PodClique has minAvailable ready pods and every
-        scaling group minAvailable available replicas; updated when they all run the current templates."""
+    def _replica_states(self, obj: Obj, pcs: PodCliqueSet) -> list[ReplicaState]:
+        """Per replica: available (every standalone PodClique has minAvailable ready pods, every scaling
+        group minAvailable available replicas), updated (all of them run the current templates), scheduled
+        (some pod is), and the updated/total counts of PodCliques and scaling groups."""
         ns = namespace_of(obj)
         c = self.ctx.caches
         t = pcs.spec.template
         hashes = {cl.name: pod_template_hash(cl, t.priority_class_name) for cl in t.cliques}
-        available = updated = 0
+        states: list[ReplicaState] = []
         for i in range(pcs.spec.replicas):
-            ok, current = True, True
-            for clique in t.standalone_cliques():
+            available = scheduled = False
+            ok = True
+            pclqs_updated = pcsgs_updated = 0
+            standalone = t.standalone_cliques()
+            for clique in standalone:
                 pclq = c.pclq.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{clique.name}")
                 if pclq is None or is_terminating(pclq):
                     ok = False
-                    break
+                    continue
                 spec, status = pclq.get("spec") or {}, pclq.get("status") or {}
+                scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
                 min_available = spec.get("minAvailable") or spec.get("replicas") or 0
                 if int(status.get("readyReplicas") or 0) < int(min_available):
                     ok = False
-                    break
-                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) != hashes[clique.name] or status.get(
-                    "updatedReplicas"
-                ) != status.get("replicas"):
-                    current = False
-            if ok:
-                for group in t.pod_clique_scaling_groups:
-                    pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
-                    if pcsg is None or is_terminating(pcsg):
-                        ok = False
-                        break
-                    spec, status = pcsg.get("spec") or {}, pcsg.get("status") or {}
-                    if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
-                        ok = False
-                        break
-                    if int(status.get("updatedReplicas") or 0) < int(spec.get("replicas") or 0):
-                        current = False
-            if ok:
-                available += 1
-                if current:
-                    updated += 1
-        return available, updated
+                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name] and int(
+                    status.get("updatedReplicas") or 0
+                ) >= int(spec.get("replicas") or 0):
+                    pclqs_updated += 1
+            for group in t.pod_clique_scaling_groups:
+                pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
+                if pcsg is None or is_terminating(pcsg):
+                    ok = False
+                    continue
+                spec, status = pcsg.get("spec") or {}, pcsg.get("status") or {}
+                scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
+                if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
+                    ok = False
+                if int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0):
+                    pcsgs_updated += 1
+            available = ok
+            groups = len(t.pod_clique_scaling_groups)
+            states.append(
+                ReplicaState(
+                    available=available,
+                    updated=pclqs_updated == len(standalone) and pcsgs_updated == groups,
+                    scheduled=scheduled,
+                    pclqs_updated=pclqs_updated,
+                    pclqs_total=len(standalone),
+                    pcsgs_updated=pcsgs_updated,
+                    pcsgs_total=groups,
+                )
+            )
+        return states
 
 
 def _observed_replicas(existing: Obj | None) -> int | None:

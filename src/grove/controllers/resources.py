@@ -6,6 +6,7 @@ from typing import Final
 
 from grove.api.constants import GROVE_GROUP, SCHEDULER_GROUP, VERSION
 from grove.runtime.resources import (
+    HORIZONTAL_POD_AUTOSCALERS,
     PODS,
     ROLE_BINDINGS,
     ROLES,
@@ -17,6 +18,7 @@ from grove.runtime.resources import (
 
 __all__ = [
     "CLUSTER_TOPOLOGY_BINDINGS",
+    "HORIZONTAL_POD_AUTOSCALERS",
     "PODCLIQUES",
     "PODCLIQUESCALINGGROUPS",
     "PODCLIQUESETS",

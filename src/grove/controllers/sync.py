@@ -9,7 +9,7 @@ from grove.controllers.children import Outcome, delete_child, ensure_child
 from grove.controllers.context import Context, gather_limited
 from grove.runtime.events import EventRecorder
 from grove.runtime.informer import Informer
-from grove.runtime.meta import Obj, name_of, uid_of
+from grove.runtime.meta import Obj, name_of
 from grove.runtime.resources import Resource
 
 __all__ = ["ChildKind", "sync_children"]
@@ -36,15 +36,13 @@ async def sync_children(
     desired: Sequence[Obj],
     excess: Sequence[Obj] = (),
 ) -> bool:
-    """Creates or patches ``desired`` and deletes ``excess`` (at most ``ctx.max_parallel_writes`` at a time).
+    """Creates or patches ``desired`` (each carrying its controller ownerReference to ``owner``) and deletes
+    ``excess`` (at most ``ctx.max_parallel_writes`` writes at a time).
 
     Records one event for what was created or updated and one for what was deleted, then raises the first
     error, if any. Returns True when something was written.
     """
-    owner_uid = uid_of(owner)
-    outcomes = await gather_limited(
-        [_ensure(ctx, kind, d, owner_uid) for d in desired], ctx.max_parallel_writes
-    )
+    outcomes = await gather_limited([_ensure(ctx, kind, d) for d in desired], ctx.max_parallel_writes)
     deletions = await gather_limited([_delete(ctx, kind, e) for e in excess], ctx.max_parallel_writes)
     plural = kind.resource.kind + "s"
     changed = [
@@ -63,9 +61,9 @@ async def sync_children(
     return bool(changed or removed)
 
 
-def _ensure(ctx: Context, kind: ChildKind, desired: Obj, owner_uid: str) -> Callable[[], Awaitable[Outcome]]:
+def _ensure(ctx: Context, kind: ChildKind, desired: Obj) -> Callable[[], Awaitable[Outcome]]:
     async def call() -> Outcome:
-        return await ensure_child(ctx.client, kind.resource, kind.informer, desired, owner_uid, kind.fields)
+        return await ensure_child(ctx.client, kind.resource, kind.informer, desired, kind.fields)
 
     return call
 

@@ -231,6 +231,17 @@ def track_update(
     old_mf = old["metadata"].get("managedFields")
     if operation == "Apply":
         return
+    base = old
+    requested = md.get("managedFields")
+    if requested is not None and requested != old_mf and isinstance(requested, list):
+        # A request may rewrite managedFields (kubectl's client-side to server-side apply upgrade does);
+        # [{}] clears them, an empty list leaves them as they are.
+        if requested == [{}]:
+            md.pop("managedFields", None)
+            return
+        if requested and all(isinstance(e, dict) and e.get("manager") for e in requested):
+            base = {"metadata": {"managedFields": requested}}
+            old_mf = requested
     if not field_manager or _strip_mf(new) == _strip_mf(old):
         if old_mf is None:
             md.pop("managedFields", None)
@@ -242,7 +253,7 @@ def track_update(
     new_lv = leaf_values(new, keys, subresource=subresource, status_subresource=rtype.status_subresource)
     changed = {p for p, v in new_lv.items() if old_lv.get(p, _MISSING) != v}
     removed = set(old_lv) - set(new_lv)
-    entries = _entries(old)
+    entries = _entries(base)
     mine = (field_manager, "Update", subresource or "")
     found = False
     for e in entries:
@@ -333,6 +344,12 @@ def apply(
         for p in e.fields & cfg.keys():
             if cur.get(p, _MISSING) != cfg[p]:
                 conflicts.append((e.manager, p))
+    if conflicts and not force and manager == "kubectl":
+        # kube-apiserver's lastAppliedManager: `kubectl apply --server-side` takes over, without
+        # conflicts, the fields a client-side apply set (per the last-applied annotation) if untouched since.
+        allowed = _last_applied_fields(live, keys, cur)
+        if all(p in allowed for _m, p in conflicts):
+            force = True
     if conflicts and not force:
         causes = [
             {"reason": "FieldManagerConflict", "message": f'conflict with "{m}"', "field": _dotted(p)}
@@ -375,6 +392,22 @@ def apply(
     else:
         out["metadata"].pop("managedFields", None)
     return out
+
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+
+
+def _last_applied_fields(live: JSON, keys: dict[str, str], cur: dict[Path, Any]) -> set[Path]:
+    raw = (live["metadata"].get("annotations") or {}).get(LAST_APPLIED)
+    if not raw:
+        return set()
+    try:
+        last = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return set()
+    if not isinstance(last, dict):
+        return set()
+    return {p for p, v in leaf_values(last, keys).items() if cur.get(p, _MISSING) == v}
 
 
 def _same_values(cur: dict[Path, Any], cfg: dict[Path, Any]) -> bool:

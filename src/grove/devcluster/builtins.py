@@ -9,6 +9,7 @@ import itertools
 from typing import Any
 
 from grove.devcluster import errors, meta
+from grove.devcluster.builtin_schemas import schema_for
 from grove.devcluster.errors import Cause
 from grove.devcluster.resources import (
     ResourceType,
@@ -115,9 +116,10 @@ def _pod_spec_defaults(spec: JSON) -> JSON:
     s.setdefault("securityContext", {})
     s.setdefault("schedulerName", "default-scheduler")
     s.setdefault("enableServiceLinks", True)
-    if "serviceAccountName" not in s:
-        s["serviceAccountName"] = s.get("serviceAccount") or "default"
-    s.setdefault("serviceAccount", s["serviceAccountName"])
+    if s.get("serviceAccount") and "serviceAccountName" not in s:
+        s["serviceAccountName"] = s["serviceAccount"]
+    if s.get("serviceAccountName"):
+        s.setdefault("serviceAccount", s["serviceAccountName"])
     return s
 
 
@@ -171,6 +173,17 @@ class PodStrategy(Strategy):
         if not isinstance(spec, dict):
             return
         spec = _pod_spec_defaults(spec)
+        obj["spec"] = spec
+        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+
+    def admit_create(self, rtype: ResourceType, obj: JSON) -> None:
+        # ServiceAccount, DefaultTolerationSeconds and Priority admission plugins.
+        spec = obj.get("spec")
+        if not isinstance(spec, dict):
+            return
+        if not spec.get("serviceAccountName"):
+            spec["serviceAccountName"] = "default"
+            spec["serviceAccount"] = "default"
         tolerations = list(spec.get("tolerations") or [])
         for t in _DEFAULT_TOLERATIONS:
             if not any(
@@ -183,8 +196,6 @@ class PodStrategy(Strategy):
         spec["tolerations"] = tolerations
         spec.setdefault("priority", 0)
         spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        obj["spec"] = spec
-        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
 
     def validate_create(self, rtype: ResourceType, obj: JSON) -> list[Cause]:
         spec = obj.get("spec")
@@ -539,7 +550,14 @@ def _event_getters() -> dict[str, FieldGetter]:
 
 
 def builtin_types() -> list[ResourceType]:
-    """Every built-in resource the dev cluster serves."""
+    """Every built-in resource the dev cluster serves (with the structural schema of its kind)."""
+    types = _types()
+    for t in types:
+        t.schema = schema_for(t.group, t.version, t.kind)
+    return types
+
+
+def _types() -> list[ResourceType]:
     core_status = ("get", "patch", "update")
     rbac = "rbac.authorization.k8s.io"
     return [

@@ -122,15 +122,6 @@ def unsupported_value(field: str, value: Any, supported: list[str]) -> Cause:
     )
 
 
-def type_invalid(field: str, value: Any, expected: str) -> Cause:
-    """``field.TypeInvalid`` (schema type mismatch)."""
-    return Cause(
-        field,
-        "FieldValueTypeInvalid",
-        f"Invalid value: {_go_repr(value)}: {field} in body must be of type {expected}: {_go_type(value)}",
-    )
-
-
 def forbidden(field: str, detail: str) -> Cause:
     """``field.Forbidden``."""
     return Cause(field, "FieldValueForbidden", f"Forbidden: {detail}")
@@ -232,8 +223,3 @@ def internal_error(message: str) -> ApiError:
         f"Internal error occurred: {message}",
         details={"causes": [{"message": message}]},
     )
-
-
-def not_acceptable(message: str) -> ApiError:
-    """406 NotAcceptable."""
-    return ApiError(406, "NotAcceptable", message)

@@ -70,10 +70,6 @@ class Controllers:
                 await self._task
             self._task = None
 
-    def idle(self) -> bool:
-        """True when no work is queued (tests and benchmarks wait for quiescence with it)."""
-        return not self._queue
-
     # ----------------------------------------------------------------- event intake
 
     def _enqueue(self, kind: str, key: str) -> None:

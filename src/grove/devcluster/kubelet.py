@@ -98,6 +98,7 @@ class _Run:
         "kill_at",
         "node",
         "ready_at",
+        "requests",
         "start_time",
         "started_at",
         "step",
@@ -119,6 +120,7 @@ class _Run:
         self.init_finished: list[str] = []
         self.started_at = ""
         self.ready_at: dict[str, float] = {}
+        self.requests: dict[str, int] = {}
         self.deleting = False
         self.exit_code = 137
         self.kill_at = 0.0
@@ -160,6 +162,7 @@ class FakeKubelet:
         self._gates: list[InitContainerGate] = []
         self._runs: dict[str, _Run] = {}
         self._by_node: dict[str, set[str]] = {n: set() for n in nodes.names}
+        self._used: dict[str, dict[str, int]] = {n: {} for n in nodes.names}
         self._free_ips: dict[str, list[int]] = {}
         self._next_ip: dict[str, int] = {}
         self._events: deque[tuple[str, JSON]] = deque()
@@ -303,7 +306,17 @@ class FakeKubelet:
         elif run.step == _RUNNING and (obj.get("spec") or {}).get("readinessGates"):
             self._write(run, obj)
 
-    def _admit(self, key: str, pod: JSON) -> None:
+    def _admit(self, key: str, event_pod: JSON) -> None:
+        # Events can be stale (this kubelet's own writes queue behind them): act on the pod as stored.
+        ns, name = key.split("/", 1)
+        try:
+            pod = self.store.get("pods", name, ns)
+        except ApiError:
+            return
+        if pod["metadata"]["uid"] != event_pod["metadata"]["uid"] or (pod.get("status") or {}).get(
+            "phase"
+        ) in ("Succeeded", "Failed"):
+            return
         node = pod["spec"]["nodeName"]
         run = _Run(key, pod["metadata"]["uid"], node)
         self._runs[key] = run
@@ -335,6 +348,8 @@ class FakeKubelet:
         """A pod already Running when this kubelet started (the component restarted): keep it as it is."""
         status = pod["status"]
         run.step = _RUNNING
+        with contextlib.suppress(ValueError):
+            self._charge(run, {**pod_requests(pod.get("spec") or {}), PODS: 1})
         run.start_time = status.get("startTime") or meta.rfc3339(self.store.clock())
         run.started_at = run.start_time
         run.ip = status["podIP"]
@@ -347,7 +362,8 @@ class FakeKubelet:
             self._begin_deletion(run, pod)
 
     def _admission_error(self, run: _Run, pod: JSON) -> tuple[str, str] | None:
-        """The kubelet's ``GeneralPredicates``: resources (pods first), then node selector/affinity."""
+        """The kubelet's ``GeneralPredicates``: resources (pods first) against what the node's admitted
+        pods use, then node selector/affinity. An admitted pod's requests count until it is forgotten."""
         spec = pod.get("spec") or {}
         node_obj = self.store.get("nodes", run.node)
         try:
@@ -356,19 +372,7 @@ class FakeKubelet:
         except ValueError as e:
             return "UnexpectedAdmissionError", str(e)
         want[PODS] = 1
-        used: dict[str, int] = {}
-        for other_key in self._by_node[run.node]:
-            other = self._runs[other_key]
-            if other is run or other.step == _WAITING:
-                continue
-            ns, name = other_key.split("/", 1)
-            try:
-                reqs = pod_requests(self.store.get("pods", name, ns).get("spec") or {})
-            except (ApiError, ValueError):
-                continue
-            reqs[PODS] = 1
-            for res, v in reqs.items():
-                used[res] = used.get(res, 0) + v
+        used = self._used[run.node]
         for res in sorted(want, key=lambda r: (_RESOURCE_ORDER.get(r, len(_RESOURCE_ORDER)), r)):
             need, have, cap = want[res], used.get(res, 0), allocatable.get(res, 0)
             if need > 0 and have + need > cap:
@@ -381,7 +385,14 @@ class FakeKubelet:
                 "NodeAffinity",
                 "Predicate NodeAffinity failed: node(s) didn't match Pod's node affinity/selector",
             )
+        self._charge(run, want)
         return None
+
+    def _charge(self, run: _Run, requests: dict[str, int]) -> None:
+        used = self._used[run.node]
+        run.requests = requests
+        for res, v in requests.items():
+            used[res] = used.get(res, 0) + v
 
     def _reject(self, run: _Run, reason: str, message: str) -> None:
         """``rejectPod``: phase Failed with the reason, nothing started."""
@@ -396,6 +407,10 @@ class FakeKubelet:
         if self._runs.get(run.key) is run:
             del self._runs[run.key]
             self._by_node[run.node].discard(run.key)
+        used = self._used[run.node]
+        for res, v in run.requests.items():
+            used[res] = used.get(res, 0) - v
+        run.requests = {}
         self._held.pop(run.key, None)
         self._release_ip(run)
 

@@ -184,7 +184,7 @@ _HEALTHY = (
 class _Node:
     """What the component remembers about one of its nodes."""
 
-    __slots__ = ("index", "name", "since", "state", "uid")
+    __slots__ = ("deleted", "index", "name", "since", "state", "uid")
 
     def __init__(self, index: int, name: str) -> None:
         self.index = index
@@ -192,6 +192,7 @@ class _Node:
         self.uid = ""
         self.state = READY
         self.since = ""
+        self.deleted = False
 
 
 NodeListener = Callable[[str, str], None]
@@ -447,11 +448,27 @@ class FakeNodes:
     def _renew_leases(self) -> None:
         now = self.store.clock()
         for node in self._nodes.values():
-            if node.state == READY:
+            if node.state == READY and not node.deleted:
                 try:
                     self._renew(node, now)
                 except ApiError as e:
-                    log.warning("nodes.lease_renew_failed", node=node.name, code=e.code)
+                    if e.code == 404:
+                        self._lease_missing(node, now)
+                    else:
+                        log.warning("nodes.lease_renew_failed", node=node.name, code=e.code)
+
+    def _lease_missing(self, node: _Node, now: float) -> None:
+        """The lease is gone: recreate it, unless the Node itself was deleted (a kubelet then only logs
+        errors until restarted; its pods are left to pod garbage collection)."""
+        try:
+            node.uid = self.store.get("nodes", node.name)["metadata"]["uid"]
+        except ApiError:
+            node.deleted = True
+            log.info("nodes.node_deleted", node=node.name)
+            return
+        self.store.create(
+            "leases.coordination.k8s.io", self._lease(node, now), LEASE_NAMESPACE, field_manager="kubelet"
+        )
 
     def _post_status(self, node: _Node) -> None:
         stamp = meta.rfc3339(self.store.clock())
@@ -465,7 +482,7 @@ class FakeNodes:
 
     def _report_status(self) -> None:
         for node in self._nodes.values():
-            if node.state == READY:
+            if node.state == READY and not node.deleted:
                 try:
                     self._post_status(node)
                 except ApiError as e:

@@ -38,22 +38,6 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def create_merge_patch(original: Any, modified: Any) -> Any:
-    """The RFC 7386 patch turning ``original`` into ``modified`` (used for Scale patches)."""
-    if not isinstance(original, dict) or not isinstance(modified, dict):
-        return modified
-    out: JSON = {}
-    for k, v in modified.items():
-        if k not in original:
-            out[k] = v
-        elif original[k] != v:
-            out[k] = create_merge_patch(original[k], v) if isinstance(v, dict) else v
-    for k in original:
-        if k not in modified:
-            out[k] = None
-    return out
-
-
 # ----------------------------------------------------------------------------- RFC 6902
 
 

@@ -62,6 +62,7 @@ class PodInfo:
         "non_zero",
         "pod",
         "priority",
+        "request_items",
         "requests",
         "resource_names",
         "spec",
@@ -84,6 +85,14 @@ class PodInfo:
             self.non_zero = (nz.get(CPU, 0), nz.get(MEMORY, 0))
         except ValueError as e:
             self.requests, self.non_zero, self.error = {}, (0, 0), str(e)
+        self.request_items = [
+            (n, v)
+            for n, v in sorted(
+                self.requests.items(),
+                key=lambda kv: (_RESOURCE_ORDER.get(kv[0], len(_RESOURCE_ORDER)), kv[0]),
+            )
+            if v > 0 and n != PODS
+        ]
         self.resource_names = requested_resource_names(self.spec)
 
 
@@ -91,6 +100,8 @@ class NodeInfo:
     """A node and the pods the scheduler counts on it (bound or assumed, not terminated)."""
 
     __slots__ = (
+        "alloc_cpu",
+        "alloc_memory",
         "allocatable",
         "labels",
         "name",
@@ -100,6 +111,7 @@ class NodeInfo:
         "pods",
         "prefer_taints",
         "requested",
+        "taint_key",
         "taints",
         "unschedulable",
         "zone",
@@ -120,12 +132,15 @@ class NodeInfo:
         self.labels: Mapping[str, str] = node["metadata"].get("labels") or {}
         taints = spec.get("taints") or []
         self.taints: list[JSON] = [t for t in taints if t.get("effect") in ("NoSchedule", "NoExecute")]
+        self.taint_key = tuple((t.get("key"), t.get("value"), t.get("effect")) for t in self.taints)
         self.prefer_taints: list[JSON] = [t for t in taints if t.get("effect") == PREFER_NO_SCHEDULE]
         self.unschedulable = bool(spec.get("unschedulable"))
         try:
             self.allocatable = resource_list((node.get("status") or {}).get("allocatable"), "allocatable")
         except ValueError:
             self.allocatable = {}
+        self.alloc_cpu = self.allocatable.get(CPU, 0)
+        self.alloc_memory = self.allocatable.get(MEMORY, 0)
         self.zone = f"{self.labels.get(REGION_LABEL, '')}:\x00:{self.labels.get(ZONE_LABEL, '')}"
 
     def add_pod(self, pi: PodInfo) -> None:
@@ -158,16 +173,31 @@ class NodeStatus:
     plugin: str
 
 
+_UNSCHEDULABLE_STATUS = NodeStatus((REASON_UNSCHEDULABLE_NODE,), True, UNSCHEDULABLE)
+_TAINT_STATUS = NodeStatus((REASON_TAINT,), True, TAINTS)
+_AFFINITY_STATUS = NodeStatus((REASON_AFFINITY,), True, AFFINITY)
+
+
 def filter_node(
-    pi: PodInfo, ni: NodeInfo, ignored_resources: frozenset[str] = frozenset()
+    pi: PodInfo,
+    ni: NodeInfo,
+    ignored_resources: frozenset[str] = frozenset(),
+    taint_cache: dict[tuple[Any, ...], bool] | None = None,
 ) -> NodeStatus | None:
-    """Run the filters on one node; None when the pod fits."""
+    """Run the filters on one node; None when the pod fits. ``taint_cache`` remembers, for one pod,
+    whether each distinct set of taints blocks it (most nodes share theirs)."""
     if ni.unschedulable and not tolerated(pi.tolerations, UNSCHEDULABLE_TAINT):
-        return NodeStatus((REASON_UNSCHEDULABLE_NODE,), True, UNSCHEDULABLE)
-    if ni.taints and untolerated_taint(ni.taints, pi.tolerations) is not None:
-        return NodeStatus((REASON_TAINT,), True, TAINTS)
+        return _UNSCHEDULABLE_STATUS
+    if ni.taints:
+        blocked = taint_cache.get(ni.taint_key) if taint_cache is not None else None
+        if blocked is None:
+            blocked = untolerated_taint(ni.taints, pi.tolerations) is not None
+            if taint_cache is not None:
+                taint_cache[ni.taint_key] = blocked
+        if blocked:
+            return _TAINT_STATUS
     if not pod_matches_node(pi.spec, ni.labels, ni.name):
-        return NodeStatus((REASON_AFFINITY,), True, AFFINITY)
+        return _AFFINITY_STATUS
     return fit_resources(pi, ni, ignored_resources)
 
 
@@ -180,9 +210,8 @@ def fit_resources(
     unresolvable = False
     if len(ni.pods) + 1 > ni.allocatable.get(PODS, 0):
         reasons.append(REASON_TOO_MANY_PODS)
-    for name in sorted(pi.requests, key=lambda n: (_RESOURCE_ORDER.get(n, len(_RESOURCE_ORDER)), n)):
-        need = pi.requests[name]
-        if need <= 0 or name == PODS or name in ignored_resources:
+    for name, need in pi.request_items:
+        if name in ignored_resources:
             continue
         cap = ni.allocatable.get(name, 0)
         if need > cap - ni.requested.get(name, 0):
@@ -224,26 +253,20 @@ def zone_interleaved(nodes: Iterable[NodeInfo]) -> list[NodeInfo]:
     return out
 
 
-def _least_allocated(ni: NodeInfo, pi: PodInfo) -> int:
-    total = 0
-    for requested, cap in (
-        (ni.non_zero_cpu + pi.non_zero[0], ni.allocatable.get(CPU, 0)),
-        (ni.non_zero_memory + pi.non_zero[1], ni.allocatable.get(MEMORY, 0)),
-    ):
-        if cap > 0 and requested <= cap:
-            total += (cap - requested) * MAX_NODE_SCORE // cap
-    return total // 2
-
-
-def _balanced(ni: NodeInfo, pi: PodInfo) -> int:
-    fractions = []
-    for requested, cap in (
-        (ni.non_zero_cpu + pi.non_zero[0], ni.allocatable.get(CPU, 0)),
-        (ni.non_zero_memory + pi.non_zero[1], ni.allocatable.get(MEMORY, 0)),
-    ):
-        fractions.append(min(requested / cap, 1.0) if cap > 0 else 1.0)
-    std = abs(fractions[0] - fractions[1]) / 2
-    return int((1 - std) * MAX_NODE_SCORE)
+def _resource_scores(ni: NodeInfo, pi: PodInfo) -> int:
+    """LeastAllocated plus BalancedAllocation over cpu and memory (requests with the non-zero defaults)."""
+    cap_cpu, cap_mem = ni.alloc_cpu, ni.alloc_memory
+    req_cpu = ni.non_zero_cpu + pi.non_zero[0]
+    req_mem = ni.non_zero_memory + pi.non_zero[1]
+    least = 0
+    if cap_cpu > 0 and req_cpu <= cap_cpu:
+        least += (cap_cpu - req_cpu) * MAX_NODE_SCORE // cap_cpu
+    if cap_mem > 0 and req_mem <= cap_mem:
+        least += (cap_mem - req_mem) * MAX_NODE_SCORE // cap_mem
+    frac_cpu = min(req_cpu / cap_cpu, 1.0) if cap_cpu > 0 else 1.0
+    frac_mem = min(req_mem / cap_mem, 1.0) if cap_mem > 0 else 1.0
+    balanced = int((1 - abs(frac_cpu - frac_mem) / 2) * MAX_NODE_SCORE)
+    return _WEIGHT_FIT * (least // 2) + _WEIGHT_BALANCED * balanced
 
 
 def _normalize(scores: list[int], reverse: bool) -> list[int]:
@@ -260,19 +283,22 @@ def _normalize(scores: list[int], reverse: bool) -> list[int]:
 
 def score_nodes(pi: PodInfo, nodes: Sequence[NodeInfo]) -> list[int]:
     """Weighted plugin scores of each feasible node, in order."""
-    taint_counts = [
-        sum(1 for t in ni.prefer_taints if not tolerated(pi.tolerations, t)) if ni.prefer_taints else 0
-        for ni in nodes
-    ]
-    affinity = [preferred_affinity_weight(pi.spec, ni.labels, ni.name) for ni in nodes]
-    taint_scores = _normalize(taint_counts, reverse=True)
-    affinity_scores = _normalize(affinity, reverse=False)
+    scores = [_resource_scores(ni, pi) for ni in nodes]
+    if any(ni.prefer_taints for ni in nodes):
+        counts = [sum(1 for t in ni.prefer_taints if not tolerated(pi.tolerations, t)) for ni in nodes]
+        taint_scores = _normalize(counts, reverse=True)
+    else:
+        taint_scores = [MAX_NODE_SCORE] * len(nodes)
+    node_affinity = (pi.spec.get("affinity") or {}).get("nodeAffinity") or {}
+    if node_affinity.get("preferredDuringSchedulingIgnoredDuringExecution"):
+        affinity = _normalize(
+            [preferred_affinity_weight(pi.spec, ni.labels, ni.name) for ni in nodes], reverse=False
+        )
+    else:
+        affinity = [0] * len(nodes)
     return [
-        _WEIGHT_FIT * _least_allocated(ni, pi)
-        + _WEIGHT_BALANCED * _balanced(ni, pi)
-        + _WEIGHT_TAINT * taint_scores[i]
-        + _WEIGHT_AFFINITY * affinity_scores[i]
-        for i, ni in enumerate(nodes)
+        scores[i] + _WEIGHT_TAINT * taint_scores[i] + _WEIGHT_AFFINITY * affinity[i]
+        for i in range(len(nodes))
     ]
 
 

@@ -7,6 +7,7 @@ rounded up.
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 from typing import Any
@@ -60,8 +61,19 @@ def _ceil(q: Fraction) -> int:
 
 def amount(resource: str, value: Any, field: str = "quantity") -> int:
     """The integer Kubernetes compares for ``resource``: millicores for cpu, units (rounded up) otherwise."""
+    if isinstance(value, str):
+        try:
+            return _amount_of_text(resource == CPU, value)
+        except ValueError:
+            pass
     q = parse_quantity(value, field)
     return _ceil(q * 1000) if resource == CPU else _ceil(q)
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount_of_text(milli: bool, value: str) -> int:
+    q = parse_quantity(value)
+    return _ceil(q * 1000) if milli else _ceil(q)
 
 
 def format_amount(resource: str, value: int) -> str:

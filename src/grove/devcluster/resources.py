@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from grove.devcluster.errors import ApiError, Cause, bad_request
+from grove.devcluster.errors import Cause, bad_request
 from grove.devcluster.meta import check_dns1123_subdomain
 from grove.devcluster.selectors import FieldGetter, path_getter
 
@@ -69,6 +69,9 @@ class Strategy:
 
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         """Reset fields a create may not set and apply defaults (``PrepareForCreate`` + defaulting)."""
+
+    def admit_create(self, rtype: ResourceType, obj: JSON) -> None:
+        """Mutations admission plugins make on create (after field ownership is recorded, as in kube)."""
 
     def validate_create(self, rtype: ResourceType, obj: JSON) -> list[Cause]:
         """Field errors of a new object."""
@@ -357,10 +360,3 @@ def set_path(obj: JSON, path: str, value: Any) -> JSON:
         cur = nxt
     cur[parts[-1]] = value
     return out
-
-
-def not_supported_error(what: str) -> ApiError:
-    """405 for a verb or subresource a type does not serve."""
-    return ApiError(
-        405, "MethodNotAllowed", f"the server does not allow this method on the requested resource ({what})"
-    )

@@ -8,7 +8,9 @@
 * A pod that failed with an error goes straight to backoffQ.
 * Pods with scheduling gates wait gated (the SchedulingGates PreEnqueue plugin) until an update clears them.
 * Pods left unschedulable for 5 minutes are retried anyway (``podMaxInUnschedulablePodsDuration``).
-* An event arriving while a pod is being scheduled is remembered, so the pod is retried if it helps.
+
+The scheduler feeds cluster events to the queue only between scheduling cycles, so an event that arrives
+while a pod is being scheduled reaches the queue after the pod is back in it, and moves it if it helps.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ class QueuedPod:
         "rejectors",
         "since",
         "timestamp",
-        "updated",
         "where",
     )
 
@@ -54,7 +55,6 @@ class QueuedPod:
         self.rejectors: frozenset[str] = frozenset()
         self.gen = 0
         self.where = ""
-        self.updated = False
 
 
 class SchedulingQueue:
@@ -70,7 +70,6 @@ class SchedulingQueue:
         self._unschedulable: dict[str, QueuedPod] = {}
         self._by_rejector: dict[str, set[str]] = {}
         self._seq = itertools.count()
-        self._in_flight_events: set[str] | None = None
 
     # ----------------------------------------------------------------- placement in the queues
 
@@ -131,7 +130,6 @@ class SchedulingQueue:
             return
         qp.info = info
         if qp.where == _IN_FLIGHT:
-            qp.updated = qp.updated or spec_changed
             return
         if gated:
             if qp.where != _GATED:
@@ -171,8 +169,6 @@ class SchedulingQueue:
                 continue
             self._gen(qp, _IN_FLIGHT)
             qp.attempts += 1
-            qp.updated = False
-            self._in_flight_events = set()
             return qp
         return None
 
@@ -212,34 +208,21 @@ class SchedulingQueue:
 
     def done(self, qp: QueuedPod) -> None:
         """The in-flight pod was assumed on a node: it leaves the queue."""
-        self._in_flight_events = None
         if self.pods.get(qp.info.key) is qp:
             del self.pods[qp.info.key]
         qp.gen += 1
 
     def unschedulable(self, qp: QueuedPod, rejectors: Iterable[str]) -> None:
-        """The in-flight pod did not fit: wait for an event that may help (or retry at once if one came
-        while it was being scheduled, or the pod itself changed)."""
-        events = self._in_flight_events or set()
-        self._in_flight_events = None
+        """The in-flight pod did not fit: wait in the unschedulable pool for an event that may help."""
         if self.pods.get(qp.info.key) is not qp:
             return
         qp.rejectors = frozenset(rejectors)
         qp.backoff_until = self.clock() + self._backoff_duration(qp.attempts)
-        helped = (
-            qp.updated
-            or bool(events & (qp.rejectors | {EXTENDER, "*"}))
-            or ((not qp.rejectors or EXTENDER in qp.rejectors) and bool(events))
-        )
-        if helped:
-            self._activate_or_backoff(qp)
-        else:
-            self._to_unschedulable(qp)
+        self._to_unschedulable(qp)
 
     def error(self, qp: QueuedPod, *, readd: bool = False) -> None:
         """The in-flight pod failed with an error: back off and retry. ``readd`` puts back a pod that
         already left the queue (its binding failed)."""
-        self._in_flight_events = None
         current = self.pods.get(qp.info.key)
         if current is not qp:
             if current is not None or not readd:
@@ -254,8 +237,6 @@ class SchedulingQueue:
         """A cluster event: move the unschedulable pods it may help. ``interests`` are the plugins whose
         rejections it may resolve (None: all); pods rejected by an extender, or with no rejector, move on
         any event."""
-        if self._in_flight_events is not None:
-            self._in_flight_events.update(interests if interests is not None else {"*"})
         if not self._unschedulable:
             return
         if interests is None:

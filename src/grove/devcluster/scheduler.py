@@ -379,11 +379,12 @@ class Scheduler:
         start = self._next_start % n
         feasible: list[NodeInfo] = []
         statuses: dict[str, NodeStatus] = {}
+        taint_cache: dict[tuple[Any, ...], bool] = {}
         processed = 0
         for i in range(n):
             ni = nodes[(start + i) % n]
             processed += 1
-            st = filter_node(pi, ni, ignored)
+            st = filter_node(pi, ni, ignored, taint_cache)
             if st is None:
                 feasible.append(ni)
                 if len(feasible) >= want:

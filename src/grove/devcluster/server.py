@@ -331,7 +331,8 @@ class ApiServer:
     def _respond(obj: Any, status: int, warnings: list[str]) -> web.Response:
         resp = _json_response(obj, status)
         for w in warnings:
-            resp.headers.add("Warning", f'299 - "{w}"')
+            escaped = w.replace("\\", "\\\\").replace('"', '\\"')
+            resp.headers.add("Warning", f'299 - "{escaped}"')
         return resp
 
     def _encode_list(self, request: web.Request, rtype: ResourceType, res: Any) -> web.Response:

@@ -42,7 +42,7 @@ from typing import Any
 
 import structlog
 
-from grove.devcluster import errors, meta
+from grove.devcluster import errors, meta, schema
 from grove.devcluster.errors import ApiError, Cause
 from grove.devcluster.resources import Registry, ResourceType, get_path, set_path
 from grove.devcluster.selectors import (
@@ -371,10 +371,6 @@ class Store:
                 n += 1
         return n
 
-    def watcher_count(self) -> int:
-        """Open watches, all resources."""
-        return sum(len(b.watchers) for b in self._buckets.values())
-
     # ----------------------------------------------------------------- writes
 
     def _check_namespace(self, rtype: ResourceType, ns: str, name: str) -> None:
@@ -476,6 +472,16 @@ class Store:
         obj["metadata"] = dict(md)
         return obj
 
+    def _prune_builtin(self, rtype: ResourceType, obj: JSON) -> JSON:
+        # Built-in objects are decoded into typed structs by kube-apiserver: unknown fields vanish.
+        if rtype.crd_name is not None:
+            return obj
+        storage_schema = self._bucket(rtype).rtype.schema
+        if storage_schema is None:
+            return obj
+        pruned: JSON = schema.default_and_prune(storage_schema, obj)
+        return pruned
+
     def _admit(self, op: str, rtype: ResourceType, new: JSON, old: JSON | None) -> None:
         for hook in self._admission:
             hook(op, rtype, new, old)
@@ -495,7 +501,7 @@ class Store:
         if "create" not in rtype.verbs:
             raise errors.method_not_allowed()
         body = self._check_body(rtype, obj if owned else meta.deep_copy(obj))
-        body = rtype.decode(body)
+        body = self._prune_builtin(rtype, rtype.decode(body))
         if body is obj and not owned:
             body = dict(body)
         md = body["metadata"] = dict(body["metadata"])
@@ -562,6 +568,7 @@ class Store:
         from grove.devcluster import apply as ssa
 
         ssa.track_create(rtype, body, field_manager)
+        rtype.strategy.admit_create(rtype, body)
         self._admit("CREATE", rtype, body, None)
         if dry_run:
             return rtype.encode(body)
@@ -630,6 +637,7 @@ class Store:
         apply_config: JSON | None = None,
         force: bool = False,
     ) -> JSON:
+        new = self._prune_builtin(rtype, new)
         old_md = old["metadata"]
         md = new["metadata"]
         name = old_md["name"]
@@ -798,8 +806,6 @@ class Store:
         patched = rtype.decode(patched)
         pmd = patched.get("metadata")
         patched["metadata"] = dict(pmd) if isinstance(pmd, dict) else {}
-        if pmd is old["metadata"] or pmd is current.get("metadata"):
-            patched["metadata"] = dict(old["metadata"])
         # A patch only carries a precondition when it sets resourceVersion itself.
         patch_rv = _patch_resource_version(patch, patch_type)
         if patch_rv is None:

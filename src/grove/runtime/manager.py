@@ -121,6 +121,8 @@ class Manager:
         self._started = False
         self._stopped = False
         self._leading = asyncio.Event()
+        self._leader_start: asyncio.Task[None] | None = None
+        self._leader_stop: asyncio.Task[None] | None = None
         self._log = log.bind(identity=le.identity if le else None)
 
     # ---- building --------------------------------------------------------------------------------------
@@ -250,14 +252,15 @@ class Manager:
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
-        if self._election_task is not None:
-            self._election_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._election_task
+        # While leader work drains, the election task keeps renewing the lease (as controller-runtime
+        # does), so no other replica starts reconciling before our in-flight reconciles are done.
+        if not self._leading.is_set():
+            await self._cancel_election()
         await self._stop_leader_work()
-        await self._stop_controllers(leader=False)
-        for spec in self._runnables:
+        await self._cancel_election()
+        for spec in self._runnables:  # includes the task starting the controllers without leader election
             await self._cancel(spec)
+        await self._stop_controllers(leader=False)
         if self.elector is not None and self.elector.is_leader and self.elector.config.release_on_cancel:
             await self.elector.release()
         await self.events.stop()
@@ -289,17 +292,36 @@ class Manager:
         for spec in self._runnables:
             if spec.need_leader_election:
                 self._start_runnable(spec)
-        await self._start_controllers(leader=True)
+        # A task of its own, so a stop during start-up can cancel it before stopping what did start.
+        self._leader_start = asyncio.create_task(self._start_controllers(leader=True))
+        await self._leader_start
 
     async def _stop_leader_work(self) -> None:
-        was_leading = self._leading.is_set()
-        self._leading.clear()
-        if not was_leading:
-            return
+        # Shutdown and a lost lease may both ask at once: both wait for the same stop.
+        if self._leader_stop is None:
+            if not self._leading.is_set():
+                return
+            self._leading.clear()
+            self._leader_stop = asyncio.create_task(self._do_stop_leader_work())
+        await asyncio.shield(self._leader_stop)
+
+    async def _do_stop_leader_work(self) -> None:
+        starting = self._leader_start
+        if starting is not None and not starting.done():
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
         await self._stop_controllers(leader=True)
         for spec in self._runnables:
             if spec.need_leader_election:
                 await self._cancel(spec)
+
+    async def _cancel_election(self) -> None:
+        task = self._election_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def _run_free_controllers(self) -> None:
         await self._start_controllers(leader=False)

@@ -3,7 +3,8 @@
 These tests need nodes, kubelets and a scheduler. Against a real cluster (``GROVE_TEST_KUBECONFIG``) they
 use it as it is; otherwise this package gets its own dev cluster with 40 fake nodes (the session's shared
 cluster has none, so nothing else sees pods scheduled and run). ``cluster`` and ``kubectl`` are overridden
-for this package; ``dev``, ``namespace`` and ``api_client`` follow them.
+for this package (``dev`` too, with this package's skip reason); ``namespace`` and ``api_client`` follow
+them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ def cluster(cluster: Any) -> Iterator[Any]:
         yield dataclasses.replace(cluster, kubeconfig=dev.kubeconfig_path, dev=dev)
     finally:
         dev.stop()
+
+
+@pytest.fixture
+def dev(cluster: Any) -> Any:
+    """The dev cluster handle; skips on a real cluster."""
+    if cluster.dev is None:
+        pytest.skip(
+            "needs the embedded dev cluster (fake kubelets, node failure or its scheduler's exact state); "
+            "GROVE_TEST_KUBECONFIG points at a real cluster"
+        )
+    return cluster.dev
 
 
 class Kubectl:

@@ -50,11 +50,17 @@ async def test_init_containers_run_one_after_another_before_the_containers(
     ]
     stages: list[str] = []
     final: k8s.V1Pod | None = None
-    w = watch.Watch()
+    # Watch from before the create so no transition is missed however slow this process is.
+    rv = (await core.list_namespaced_pod(namespace)).metadata.resource_version
     await core.create_namespaced_pod(namespace, pod("init", initContainers=inits))
+    w = watch.Watch()
     async with w:
         async for ev in w.stream(
-            core.list_namespaced_pod, namespace, field_selector="metadata.name=init", timeout_seconds=60
+            core.list_namespaced_pod,
+            namespace,
+            field_selector="metadata.name=init",
+            resource_version=rv,
+            timeout_seconds=60,
         ):
             p = ev["object"]
             inits_st = p.status.init_container_statuses or []
@@ -129,10 +135,15 @@ async def test_grace_period_is_waited_out_then_the_kubelet_confirms_with_a_termi
 
     await wait_for(both_running, message="both pods Running")
     last: dict[str, Any] = {}
+    rv = (await core.list_namespaced_pod(namespace)).metadata.resource_version
     w = watch.Watch()
     async with w:
         stream = w.stream(
-            core.list_namespaced_pod, namespace, field_selector="metadata.name=slow", timeout_seconds=30
+            core.list_namespaced_pod,
+            namespace,
+            field_selector="metadata.name=slow",
+            resource_version=rv,
+            timeout_seconds=30,
         )
         await core.delete_namespaced_pod("slow", namespace)
         await core.delete_namespaced_pod("quick", namespace)

@@ -19,6 +19,7 @@ from grove.controllers.resources import (
     SERVICE_ACCOUNTS,
     SERVICES,
 )
+from grove.runtime.errors import NotFound
 from grove.runtime.resources import EVENTS
 from grove_expect import expected, load_sample, wait_converged
 
@@ -173,3 +174,164 @@ async def test_killed_operator_resumes_without_duplicates(
     await client.scale(PODCLIQUESETS, manifest["metadata"]["name"], 2, namespace)
     operator.restart()
     await wait_converged(client, namespace, expected(manifest, replicas=2))
+
+
+async def test_on_delete_template_change_keeps_pods_and_replicas(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    manifest = load_sample("single-node-aggregated.yaml", namespace)
+    manifest["spec"]["updateStrategy"] = {"type": "OnDelete"}
+    pcs = manifest["metadata"]["name"]
+    pclq = f"{pcs}-0-model-worker"
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest))
+    await client.scale(PODCLIQUES, pclq, 3, namespace)
+    await wait_converged(client, namespace, expected(manifest, pclq_replicas={pclq: 3}))
+    old_hash = (await client.get(PODCLIQUES, pclq, namespace))["metadata"]["labels"][
+        "grove.io/pod-template-hash"
+    ]
+
+    cliques = manifest["spec"]["template"]["cliques"]
+    cliques[0]["spec"]["podSpec"]["containers"][0]["image"] = "nginx:1.27"
+    await client.patch(PODCLIQUESETS, pcs, {"spec": {"template": {"cliques": cliques}}}, namespace)
+
+    async def updated() -> Any:
+        obj = await client.get(PODCLIQUES, pclq, namespace)
+        image = obj["spec"]["podSpec"]["containers"][0]["image"]
+        return obj if image == "nginx:1.27" else None
+
+    obj = await wait_for(updated, timeout=10, message="PodClique follows the template")
+    assert obj["spec"]["replicas"] == 3
+    assert obj["metadata"]["labels"]["grove.io/pod-template-hash"] != old_hash
+
+    async def ended() -> Any:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        return status.get("updateProgress", {}).get("updateEndedAt")
+
+    await wait_for(ended, timeout=10, message="OnDelete update recorded as ended")
+    # Nothing is replaced; a new pod gets the new template.
+    await client.scale(PODCLIQUES, pclq, 4, namespace)
+    got = await wait_converged(client, namespace, expected(manifest, pclq_replicas={pclq: 4}))
+    images = sorted(p["spec"]["containers"][0]["image"] for p in got.pods)
+    assert images == ["nginx:1.27", "nginx:latest", "nginx:latest", "nginx:latest"]
+
+
+def _images(pods: list[dict[str, Any]]) -> set[str]:
+    return {c["image"] for p in pods for c in p["spec"]["containers"]}
+
+
+async def test_rolling_update_replaces_every_outdated_pod_replica_by_replica(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    manifest = load_sample("complete-inference-pipeline.yaml", namespace)
+    manifest["spec"]["replicas"] = 2
+    pcs = manifest["metadata"]["name"]
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest))
+    frontend = f"{pcs}-0-frontend"
+    await client.scale(PODCLIQUES, frontend, 3, namespace)
+    want = expected(manifest, pclq_replicas={frontend: 3})
+    before = await wait_converged(client, namespace, want)
+    old_names = {p["metadata"]["name"] for p in before.pods}
+
+    cliques = manifest["spec"]["template"]["cliques"]
+    for clique in cliques:
+        if clique["name"] in ("frontend", "pworker"):
+            clique["spec"]["podSpec"]["containers"][0]["image"] = "nginx:1.27"
+    await client.patch(PODCLIQUESETS, pcs, {"spec": {"template": {"cliques": cliques}}}, namespace)
+
+    seen_updating: set[int] = set()
+
+    async def rolled_out() -> bool:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        progress = status.get("updateProgress") or {}
+        for entry in progress.get("currentlyUpdating") or ():
+            seen_updating.add(entry["replicaIndex"])
+        return bool(progress.get("updateEndedAt")) and status.get("updatedReplicas") == 2
+
+    await wait_for(rolled_out, timeout=60, interval=0.1, message="rolling update ended")
+    got = await wait_converged(client, namespace, want, contiguous=False)
+    assert seen_updating == {0, 1}
+    for pod in got.pods:
+        clique = pod["metadata"]["labels"]["grove.io/podclique"].rsplit("-", 1)[-1]
+        image = pod["spec"]["containers"][0]["image"]
+        assert image == ("nginx:1.27" if clique in ("frontend", "pworker") else "nginx:latest"), pod[
+            "metadata"
+        ]["name"]
+    # Pods whose template did not change stayed, except the prefill group replicas, recreated as a unit.
+    kept = {p["metadata"]["name"] for p in got.pods} & old_names
+    assert {n.rsplit("-", 1)[0] for n in kept} == {
+        f"{pcs}-{i}-{c}"
+        for i in (0, 1)
+        for c in ("vision-encoder", "decode-cluster-0-dleader", "decode-cluster-0-dworker")
+    }
+    assert (await client.get(PODCLIQUES, frontend, namespace))["spec"]["replicas"] == 3
+
+
+async def test_only_groves_gate_is_removed(operator: Any, namespace: str, client: Any, wait_for: Any) -> None:
+    manifest = load_sample("single-node-aggregated.yaml", namespace)
+    manifest["spec"]["template"]["cliques"][0]["spec"]["podSpec"]["schedulingGates"] = [
+        {"name": "example.com/hold"}
+    ]
+    pcs = manifest["metadata"]["name"]
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest), ready=False)
+
+    async def only_foreign_gate() -> bool:
+        pods = (await client.list(PODS, namespace)).items
+        return len(pods) == 2 and all(
+            p["spec"].get("schedulingGates") == [{"name": "example.com/hold"}] for p in pods
+        )
+
+    await wait_for(only_foreign_gate, timeout=10, message="Grove's gate removed, the other kept")
+
+    async def counted() -> bool:
+        status = (await client.get(PODCLIQUES, f"{pcs}-0-model-worker", namespace)).get("status") or {}
+        return status.get("scheduleGatedReplicas") == 2 and status.get("scheduledReplicas") == 0
+
+    await wait_for(counted, timeout=10, message="gated pods counted")
+
+
+async def test_an_object_owned_by_someone_else_is_reported(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    manifest = load_sample("single-node-aggregated.yaml", namespace)
+    pcs = manifest["metadata"]["name"]
+    squatter = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": f"{pcs}-0",
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "grove-operator", "app.kubernetes.io/part-of": pcs},
+        },
+        "spec": {"clusterIP": "None", "selector": {"app": "other"}},
+    }
+    await client.create(SERVICES, squatter)
+
+    async def reported() -> Any:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        return [e for e in status.get("lastErrors") or () if e["code"] == "ERR_RESOURCE_CONFLICT"]
+
+    await client.create(PODCLIQUESETS, manifest)
+    errors = await wait_for(reported, timeout=10, message="ERR_RESOURCE_CONFLICT")
+    assert f"Service {namespace}/{pcs}-0 already exists" in errors[0]["description"]
+    # Everything else is still created (pods run); the squatter is left alone.
+    await wait_converged(client, namespace, expected(manifest))
+    assert (await client.get(SERVICES, f"{pcs}-0", namespace))["spec"]["selector"] == {"app": "other"}
+    await client.delete(SERVICES, f"{pcs}-0", namespace)
+
+    async def replaced() -> bool:
+        try:
+            svc = await client.get(SERVICES, f"{pcs}-0", namespace)
+        except NotFound:
+            return False
+        return bool(svc["spec"]["selector"].get("app.kubernetes.io/part-of") == pcs)
+
+    await wait_for(replaced, timeout=10, message="Grove's Service created")
+
+    async def cleared() -> bool:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        return not status.get("lastErrors")
+
+    await wait_for(cleared, timeout=10, message="error cleared once the Service is Grove's")

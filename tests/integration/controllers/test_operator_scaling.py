@@ -6,6 +6,7 @@ from typing import Any
 
 from grove.api import labels
 from grove.controllers.resources import (
+    HORIZONTAL_POD_AUTOSCALERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
@@ -139,3 +140,34 @@ async def test_delete_removes_everything(operator: Any, namespace: str, client: 
     selector = f"{labels.PART_OF}={pcs}"
     for resource in (SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS, SECRETS):
         assert not (await client.list(resource, namespace, label_selector=selector)).items, resource
+
+
+async def test_autoscaling_configs_get_hpas_per_replica(operator: Any, namespace: str, client: Any) -> None:
+    manifest = load_sample("complete-inference-pipeline.yaml", namespace)
+    template = manifest["spec"]["template"]
+    template["cliques"][0]["spec"]["autoScalingConfig"] = {"maxReplicas": 4}
+    template["podCliqueScalingGroups"][0]["scaleConfig"] = {"maxReplicas": 3}
+    pcs = manifest["metadata"]["name"]
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest))
+
+    async def hpas() -> dict[str, Any]:
+        return {
+            h["metadata"]["name"]: h["spec"]
+            for h in (await client.list(HORIZONTAL_POD_AUTOSCALERS, namespace)).items
+        }
+
+    got = await hpas()
+    assert got[f"{pcs}-0-frontend"]["scaleTargetRef"] == {
+        "apiVersion": "grove.io/v1alpha1",
+        "kind": "PodClique",
+        "name": f"{pcs}-0-frontend",
+    }
+    assert (got[f"{pcs}-0-frontend"]["minReplicas"], got[f"{pcs}-0-frontend"]["maxReplicas"]) == (2, 4)
+    assert got[f"{pcs}-0-prefill"]["scaleTargetRef"]["kind"] == "PodCliqueScalingGroup"
+    assert (got[f"{pcs}-0-prefill"]["minReplicas"], got[f"{pcs}-0-prefill"]["maxReplicas"]) == (1, 3)
+    assert set(got) == {f"{pcs}-0-frontend", f"{pcs}-0-prefill"}
+
+    await client.scale(PODCLIQUESETS, pcs, 2, namespace)
+    await wait_converged(client, namespace, expected(manifest, replicas=2))
+    assert set(await hpas()) == {f"{pcs}-{i}-{t}" for i in (0, 1) for t in ("frontend", "prefill")}

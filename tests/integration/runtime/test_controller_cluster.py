@@ -104,7 +104,7 @@ async def test_backoff_grows_while_failing_and_forget_on_success(
                 sample(
                     metrics, "controller_runtime_reconcile_total", controller="flaky", result="requeue_after"
                 )
-                == 1
+                >= 1  # the update event and a pending retry may both reconcile it
             ),
             message="a successful reconcile",
         )

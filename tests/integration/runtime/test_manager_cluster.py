@@ -21,7 +21,7 @@ from grove.runtime.controller import Request
 from grove.runtime.errors import NotFound
 from grove.runtime.leaderelection import LeaderElectionConfig
 from grove.runtime.manager import LeaderElectionLost, Manager, ManagerOptions
-from grove.runtime.resources import CONFIGMAPS, EVENTS, LEASES
+from grove.runtime.resources import CONFIGMAPS, EVENTS, LEASES, Resource
 
 WaitFor = Callable[..., Awaitable[Any]]
 
@@ -272,3 +272,19 @@ async def test_sigterm_stops_the_manager_gracefully(
     os.kill(os.getpid(), signal.SIGTERM)
     await asyncio.wait_for(task, 10)  # returns normally: a requested stop, not a failure
     assert not mgr.is_leader
+
+
+async def test_stop_while_controllers_wait_for_caches(client: Client, wait_for: WaitFor) -> None:
+    missing = Resource("nope.example.io", "v1", "things", "Thing")
+    mgr = Manager(client, ManagerOptions(metrics_port=None, informer_options=FAST))
+
+    async def reconcile(req: Request) -> None:
+        return None
+
+    ctrl = mgr.new_controller("stuck", reconcile).for_(mgr.informer(missing, namespace="default"))
+    task = asyncio.create_task(mgr.run())
+    await wait_for(lambda: ctrl.started, message="the controller waiting for its cache")
+    assert not mgr.informers.has_synced()
+    mgr.request_stop()
+    await asyncio.wait_for(task, 10)
+    assert ctrl.queue.shutting_down

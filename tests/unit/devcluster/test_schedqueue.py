@@ -73,18 +73,6 @@ def test_backoff_doubles_per_attempt_up_to_the_maximum() -> None:
     assert waits == [1, 2, 4, 8, 10, 10]
 
 
-def test_an_event_during_the_attempt_retries_the_pod() -> None:
-    clock = Clock()
-    q = SchedulingQueue(1, 10, clock)
-    q.add(info("p"), gated=False)
-    qp = q.pop()
-    assert qp is not None
-    q.move(frozenset({FIT}))
-    q.unschedulable(qp, {FIT})
-    clock.now += 1
-    assert q.pop() is qp
-
-
 def test_gated_pods_wait_until_an_update_clears_the_gate() -> None:
     q = SchedulingQueue(1, 10, Clock())
     q.add(info("g"), gated=True)

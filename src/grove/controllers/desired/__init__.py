@@ -18,6 +18,7 @@ scaling group the group and group replica).
 """
 
 from grove.controllers.desired.env import GROVE_ENV_NAMES, inject_env, pod_env, scaling_group_env
+from grove.controllers.desired.hpa import build_hpas
 from grove.controllers.desired.pod import build_pod
 from grove.controllers.desired.podclique import (
     PodCliqueRef,
@@ -35,6 +36,7 @@ __all__ = [
     "GROVE_ENV_NAMES",
     "PodCliqueRef",
     "build_headless_service",
+    "build_hpas",
     "build_pod",
     "build_podclique",
     "build_podgangs",
