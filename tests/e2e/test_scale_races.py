@@ -9,18 +9,17 @@ any time; it must never write back the replicas it read from its cache a moment 
 * inside the reconcile: the PodCliqueSet is scaled out, and the moment its reconcile stores the new
   replica's Service, the test scales PodClique ``<pcs>-0-model-worker`` (in the dev cluster, inside that
   write), so the new replicas reach the operator's cache in the middle of that reconcile.
+
+Dev cluster only: there, scaled-in pods go at once; on a real cluster each round would wait out the pods'
+30 s termination grace period.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS, PODCLIQUESETS
 from grove_expect import expected, load_sample, wait_converged
-
-pytestmark = pytest.mark.devonly
 
 SNA = "single-node-aggregated"
 SNA_WORKER = f"{SNA}-0-model-worker"
@@ -44,7 +43,7 @@ async def test_scale_podclique_right_after_its_podcliqueset(
 
 
 async def test_scale_member_podclique_right_after_its_scaling_group(
-    operator: Any, namespace: str, client: Any
+    operator: Any, namespace: str, client: Any, dev: Any
 ) -> None:
     manifest = load_sample("multi-node-aggregated.yaml", namespace)
     await client.create(PODCLIQUESETS, manifest)
