@@ -22,10 +22,6 @@ import pytest
 
 from .scenario import PHASES, Ledger, wait_exact
 
-# A killed incarnation's loop is abandoned, as a SIGKILLed process's would be; when its coroutines are
-# garbage-collected Python reports them as never finished. That is the point of a kill, not a failure.
-pytestmark = pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
-
 SEED = int(os.environ.get("GROVE_CRASH_SEED", "5"))
 KILL_PLAN = ((6, 20), (6, 20), (4, 8), (4, 4))
 """Per phase (create, scale out, scale in, delete): kill points and the largest gap in writes between them
