@@ -355,6 +355,11 @@ async def operator_run(
             return f"pods {created} created, {ready} ready; PCS available {tracker.available}"
 
         figures["pods created"] = await until("pods", lambda: len(tracker.seen) >= TOTAL_PODS, progress, t0)
+        created = writes_of(OPERATOR_AGENT, before, await requests.snapshot())
+        by_kind = ", ".join(
+            f"{verb} {res} {n}" for (res, verb), n in sorted(created.items(), key=lambda kv: -kv[1])
+        )
+        print(f"operator writes until all pods were created: {sum(created.values())} ({by_kind})")
         figures["pods ready"] = await until("ready", lambda: len(tracker.ready) >= TOTAL_PODS, progress, t0)
         figures["pcs available"] = await until(
             "available", lambda: tracker.available >= REPLICAS, progress, t0
