@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	@for f in deploy/samples/*.yaml; do echo "== grove render $$f"; $(BIN)/grove render $$f -o table || exit 1; done
+	$(BIN)/grove demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests hack

@@ -9,6 +9,7 @@
 * ``api_client`` (function, async): a kubernetes_asyncio ``ApiClient`` for the cluster, closed afterwards.
 * ``kubectl`` (function): ``kubectl(*args, input=None, timeout=60, check=False)`` running the real
   kubectl next to the interpreter with ``--kubeconfig``; returns the ``CompletedProcess``.
+  ``kubectl_factory(kubeconfig)`` (session) makes one for a package's own cluster.
 * ``wait_for(predicate, timeout=..., interval=...)``: async deadline-based polling.
 """
 
@@ -171,6 +172,16 @@ def kubectl_session(cluster: ClusterHandle, _kubectl_cache: str) -> Kubectl:
 def kubectl(kubectl_session: Kubectl) -> Kubectl:
     """Real kubectl with the cluster's kubeconfig (discovery cache private to the session)."""
     return kubectl_session
+
+
+@pytest.fixture(scope="session")
+def kubectl_factory(_kubectl_cache: str) -> Callable[[str], Kubectl]:
+    """``kubectl_factory(kubeconfig)``: real kubectl for another cluster (a package's own dev cluster)."""
+
+    def make(kubeconfig: str) -> Kubectl:
+        return Kubectl(kubeconfig, _kubectl_cache)
+
+    return make
 
 
 # ---------------------------------------------------------------------------------------------- the operator

@@ -21,6 +21,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "validate a PodCliqueSet manifest and print every object the operator creates for it",
     ),
     "crds": ("grove.crds_command", "print the CustomResourceDefinitions (or --write DIR: one file per CRD)"),
+    "demo": (
+        "grove.demo",
+        "walk the core-concepts tutorial with kubectl on an embedded cluster, checking each step",
+    ),
     "dev": ("grove.dev_command", "run the embedded dev cluster with the operator and the scheduler extender"),
     "scheduler-extender": ("grove.scheduler.command", "run the topology-aware gang scheduler extender"),
     "operator": (

@@ -21,14 +21,19 @@ from typing import Any
 import structlog
 
 from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator
-from grove.devcluster.cluster import DevCluster
+from grove.devcluster.cluster import Component, DevCluster
 from grove.devcluster.command import add_arguments as add_cluster_arguments
 from grove.devcluster.command import usage
-from grove.devcluster.errors import Cause, invalid_value
-from grove.devcluster.resources import ResourceType, Strategy
 from grove.devcluster.simulation import simulation_options
-from grove.devstack import DevStack, add_extender_arguments, extender_from_args, extender_usage
+from grove.devstack import (
+    DevStack,
+    EmbeddedWebhook,
+    add_extender_arguments,
+    extender_from_args,
+    extender_usage,
+)
 from grove.initc.rule import make_initc_gate
+from grove.runtime.logging import configure_logging
 
 log = structlog.get_logger("grove.dev")
 
@@ -43,42 +48,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="run the Grove operator in the dev cluster (default: on)",
     )
     parser.add_argument(
+        "--webhook",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="serve Grove's admission webhooks with the operator, registered as deploy/webhook does "
+        "(default: on)",
+    )
+    parser.add_argument(
         "--operator-metrics-port",
         type=int,
         default=0,
         help="port of the operator's /metrics, /healthz, /readyz (default: a free port)",
     )
     add_extender_arguments(parser)
+    parser.add_argument("--log-level", default="info", help="log level (default: info)")
 
 
 def _absolute(path: str) -> str:
     return os.path.abspath(path)
 
 
-class _RbacNameStrategy(Strategy):
-    """kube-apiserver validates RBAC object names as path segments (``ValidateRBACName``), not as DNS
-    subdomains: ``system:controller:...`` and Grove's ``grove.io:pcs:<pcs>`` are valid. The dev cluster
-    checks them as subdomains; until it is fixed there, this strategy restores the real rule."""
-
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        if name in (".", ".."):
-            return [invalid_value("metadata.name", name, 'may not be "." or ".."')]
-        return [
-            invalid_value("metadata.name", name, f"may not contain {ch!r}") for ch in ("/", "%") if ch in name
-        ]
-
-
 def prepare_dev_cluster(cluster: DevCluster) -> None:
-    """What Grove needs from a dev cluster before it starts: RBAC names as kube-apiserver accepts them
-    (the operator creates Role ``grove.io:pcs:<pcs>``), and the ``grove-initc`` kubelet gate."""
-    for rtype in cluster.registry.all():
-        if rtype.group == "rbac.authorization.k8s.io" and type(rtype.strategy) is Strategy:
-            rtype.strategy = _RbacNameStrategy()
-    register_initc_gate(cluster)
-
-
-def register_initc_gate(cluster: DevCluster) -> None:
-    """Make the cluster's fake kubelets hold ``grove-initc`` until its parent PodCliques are ready."""
+    """What Grove needs from a dev cluster before it starts: its fake kubelets hold ``grove-initc`` until
+    the parent PodCliques are ready, with the rule ``grove initc`` applies in a real cluster."""
     if cluster.simulation is None:
         return
     store = cluster.store
@@ -108,10 +100,49 @@ class OperatorComponent:
             self.handle = None
 
 
+SAMPLE = "deploy/samples/single-node-aggregated.yaml"
+
+
+def next_steps(args: argparse.Namespace, kubeconfig: str) -> list[str]:
+    """Commands to try first. Grove's CRDs are already installed by the dev stack (:class:`GroveCrds`), so
+    there is nothing to apply before a PodCliqueSet."""
+    steps = ["kubectl get crds                  # Grove's CRDs are installed"]
+    if args.nodes:
+        steps.append("kubectl get nodes -L topology.grove.io/rack")
+    if args.operator:
+        steps += [f"kubectl apply -f {SAMPLE}", "kubectl get pcs,pclq,pods -o wide"]
+    else:
+        steps.append(f"grove operator --kubeconfig {kubeconfig} --no-leader-elect   # not run: --no-operator")
+    return steps
+
+
 def _operator_usage(host: str, component: OperatorComponent) -> str:
     port = component.handle.manager.port if component.handle is not None else None
     metrics = f" (metrics: http://{host}:{port}/metrics)" if port else ""
-    return f"The Grove operator is running{metrics}; Grove's CRDs are installed.\n"
+    return f"The Grove operator is running{metrics}.\n"
+
+
+def _webhook_usage(webhook: EmbeddedWebhook) -> str:
+    return (
+        f"Grove's admission webhooks are served at {webhook.url} behind Service "
+        f"{webhook.options.namespace}/{webhook.options.service_name}:\n"
+        "kubectl apply of an invalid PodCliqueSet fails with its field errors (--no-webhook: not served).\n"
+    )
+
+
+async def _start_unless_stopped(cluster: DevCluster, component: Component, stop: asyncio.Event) -> bool:
+    """Start ``component`` on the running cluster; False (and nothing started) if stopped meanwhile."""
+    starting = asyncio.create_task(cluster.start_component(component))
+    stopped = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if starting.done():
+        starting.result()
+        return True
+    starting.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await starting
+    return False
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -120,6 +151,7 @@ async def run(args: argparse.Namespace) -> int:
         print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
         return 2
     try:
+        configure_logging(args.log_level)
         simulation = simulation_options(args)
         # The dev stack installs Grove's CRDs before the operator starts.
         options = OperatorOptions(
@@ -157,23 +189,18 @@ async def run(args: argparse.Namespace) -> int:
         await cluster.stop()
         extender.sock.close()
         return 1
-    print(usage(cluster), flush=True)
+    print(usage(cluster, next_steps(args, cluster.kubeconfig_path)), flush=True)
     code = 0
     try:
         if args.operator:
-            # The CRDs and the operator come up while the cluster already serves (and can be stopped).
+            # The operator, then its webhooks, come up while the cluster already serves (and can be stopped).
             component = OperatorComponent(options)
-            starting = asyncio.create_task(cluster.start_component(component))
-            stopped = asyncio.create_task(stop.wait())
-            await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-            stopped.cancel()
-            if starting.done():
-                starting.result()
+            if await _start_unless_stopped(cluster, component, stop):
                 print(_operator_usage(args.host, component), flush=True)
-            else:
-                starting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await starting
+                if args.webhook:
+                    webhook = EmbeddedWebhook()
+                    if await _start_unless_stopped(cluster, webhook, stop):
+                        print(_webhook_usage(webhook), flush=True)
         print(extender_usage(stack), flush=True)
         await stop.wait()
     except Exception:

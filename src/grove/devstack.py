@@ -1,7 +1,8 @@
-"""What ``grove dev`` runs for topology-aware scheduling on the dev cluster: Grove's CRDs, a
-ClusterTopologyBinding ``dev-topology`` for the fake nodes' zone/block/rack/host labels, and the scheduler
-extender, with the kube-scheduler stand-in serving ``schedulerName: grove-scheduler`` through it with the
-configuration of ``deploy/scheduler/kube-scheduler-config.yaml``.
+"""What ``grove dev`` runs on the dev cluster besides the operator: Grove's CRDs, a ClusterTopologyBinding
+``dev-topology`` for the fake nodes' zone/block/rack/host labels, the scheduler extender, with the
+kube-scheduler stand-in serving ``schedulerName: grove-scheduler`` through it with the configuration of
+``deploy/scheduler/kube-scheduler-config.yaml``, and Grove's admission webhooks registered as
+``deploy/webhook`` registers them (:class:`EmbeddedWebhook`).
 
 Composition layer (with :mod:`grove.dev_command`, the only code that imports both ``devcluster`` and what
 runs on it). The extender runs as it would in a cluster: its own API client, informers and HTTP server.
@@ -11,6 +12,7 @@ Tests build the same stack with :class:`DevStack` on a :class:`~grove.devcluster
 from __future__ import annotations
 
 import argparse
+import contextlib
 import socket
 from dataclasses import dataclass, replace
 from typing import Any
@@ -23,21 +25,30 @@ from grove.devcluster.nodes import HOSTNAME_LABEL, NodeShape
 from grove.devcluster.schedconfig import API_VERSION, KIND, SchedulerConfig, parse_scheduler_config
 from grove.devcluster.simulation import SimulationOptions
 from grove.runtime.client import Client
+from grove.runtime.errors import AlreadyExists
 from grove.runtime.informer import InformerOptions
+from grove.runtime.resources import NAMESPACES, SERVICES, Resource
 from grove.scheduler.ledger import LedgerConfig
 from grove.scheduler.server import ServerConfig
 from grove.scheduler.service import ExtenderOptions, ExtenderService
+from grove.webhook import WebhookOptions, WebhookServer
+from grove.webhook.manifests import SERVICE_PORT_NAME, webhook_configurations, webhook_service
+from grove.webhook.provision import MUTATING_WEBHOOK_CONFIGURATIONS, VALIDATING_WEBHOOK_CONFIGURATIONS
 
 __all__ = [
     "DEV_TOPOLOGY",
+    "ENDPOINTS",
     "DevStack",
     "EmbeddedExtender",
+    "EmbeddedWebhook",
     "GroveCrds",
     "add_extender_arguments",
     "dev_topology",
     "extender_from_args",
     "extender_usage",
+    "route_service",
     "scheduler_configuration",
+    "start_webhook_server",
 ]
 
 DEV_TOPOLOGY = "dev-topology"
@@ -158,6 +169,101 @@ class EmbeddedExtender:
             await self._client.close()
             self._client = None
         self.sock.close()
+
+
+ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints")
+_FIELD_MANAGER = "grove-dev"
+
+
+async def _ensure_namespace(client: Client, name: str) -> None:
+    with contextlib.suppress(AlreadyExists):
+        await client.create(NAMESPACES, {"metadata": {"name": name}})
+
+
+async def route_service(
+    client: Client, namespace: str, service: str, port: int, *, port_name: str = SERVICE_PORT_NAME
+) -> None:
+    """Point ``service`` at ``127.0.0.1:port`` through its Endpoints object, as an endpoints controller
+    would for a pod: the dev cluster has no pod network and resolves webhook services this way."""
+    endpoints = {
+        "apiVersion": "v1",
+        "kind": "Endpoints",
+        "metadata": {"name": service, "namespace": namespace},
+        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": port_name, "port": port}]}],
+    }
+    await client.apply(ENDPOINTS, endpoints, field_manager=_FIELD_MANAGER, force=True)
+
+
+async def start_webhook_server(client: Client, options: WebhookOptions | None = None) -> WebhookServer:
+    """Grove's webhook server on a free loopback port (certificate provisioned, its CA patched into the
+    configurations that exist), with its namespace created and its Service routed to it. The Service and
+    the configurations themselves are the caller's to install (``deploy/webhook`` or
+    :mod:`grove.webhook.manifests`)."""
+    opts = options or WebhookOptions(port=0, host="127.0.0.1")
+    await _ensure_namespace(client, opts.namespace)
+    server = WebhookServer(client, opts)
+    await server.start()
+    try:
+        await route_service(client, opts.namespace, opts.service_name, server.port)
+    except BaseException:
+        await server.stop()
+        raise
+    return server
+
+
+class EmbeddedWebhook:
+    """Grove's admission webhooks as a dev cluster component, registered as on a real cluster with the
+    operator deployed: the Service and configurations of ``deploy/webhook`` installed, then the server
+    (with its own client) started and the Service routed to it. ``kubectl apply`` of an invalid
+    PodCliqueSet then fails with the field errors."""
+
+    def __init__(self, options: WebhookOptions | None = None) -> None:
+        self.options = options or WebhookOptions(port=0, host="127.0.0.1")
+        self.server: WebhookServer | None = None
+        self._client: Client | None = None
+
+    @property
+    def url(self) -> str:
+        """Where the server listens (valid once started)."""
+        port = self.server.port if self.server is not None else self.options.port
+        return f"https://{self.options.host}:{port}"
+
+    async def start(self, cluster: DevCluster) -> None:
+        """Install the Service and the configurations, then serve (released again if this fails or is
+        cancelled midway)."""
+        self._client = await Client.connect(cluster.kubeconfig_path)
+        try:
+            await self._install_and_serve(self._client)
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _install_and_serve(self, client: Client) -> None:
+        opts = self.options
+        await _ensure_namespace(client, opts.namespace)
+        await client.apply(
+            SERVICES,
+            webhook_service(opts.namespace, opts.service_name),
+            field_manager=_FIELD_MANAGER,
+            force=True,
+        )
+        for config in webhook_configurations(opts.namespace, opts.service_name):
+            resource = (
+                MUTATING_WEBHOOK_CONFIGURATIONS
+                if config["kind"] == "MutatingWebhookConfiguration"
+                else VALIDATING_WEBHOOK_CONFIGURATIONS
+            )
+            await client.apply(resource, config, field_manager=_FIELD_MANAGER, force=True)
+        self.server = await start_webhook_server(client, opts)
+
+    async def stop(self) -> None:
+        """Stop serving and release the client."""
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
 
 
 @dataclass(frozen=True)

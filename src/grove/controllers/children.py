@@ -8,6 +8,7 @@ that is a :class:`ChildConflict`, which the user has to resolve.
 
 from __future__ import annotations
 
+import copy
 import enum
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -53,9 +54,34 @@ def _map_patch(desired: Mapping[str, str] | None, observed: Mapping[str, str] | 
     return {k: v for k, v in (desired or {}).items() if have.get(k) != v}
 
 
-def drift_patch(observed: Obj, desired: Obj, fields: Sequence[str]) -> dict[str, Any]:
+def _keeping(observed: Obj, desired: Obj, keep: Sequence[Sequence[str]]) -> Obj:
+    """``desired`` with the value ``observed`` has at each path of ``keep`` (where it has one)."""
+    out = desired
+    for path in keep:
+        have: Any = observed
+        for key in path:
+            have = have.get(key) if isinstance(have, Mapping) else None
+        if have is None:
+            continue
+        if out is desired:
+            out = copy.deepcopy(desired)
+        node = out
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1]] = have
+    return out
+
+
+def drift_patch(
+    observed: Obj, desired: Obj, fields: Sequence[str], keep: Sequence[Sequence[str]] = ()
+) -> dict[str, Any]:
     """The merge patch bringing ``observed`` to ``desired``: labels and annotations we set (others are kept),
-    and each top-level field of ``fields`` (nested fields we do not want are removed)."""
+    and each top-level field of ``fields`` (nested fields we do not want are removed).
+
+    ``keep``: paths the child owns once it exists (a PodClique's ``spec.replicas``): the observed value
+    wins, so a value read into ``desired`` from an older cache state is never written back.
+    """
+    desired = _keeping(observed, desired, keep)
     patch: dict[str, Any] = {}
     md: dict[str, Any] = {}
     for key in ("labels", "annotations"):
@@ -94,8 +120,10 @@ async def ensure_child(
     informer: Informer,
     desired: Obj,
     fields: Sequence[str] = ("spec",),
+    keep: Sequence[Sequence[str]] = (),
 ) -> Outcome:
-    """Makes the child ``desired`` (which carries its controller ownerReference) exist as described."""
+    """Makes the child ``desired`` (which carries its controller ownerReference) exist as described;
+    ``keep`` as for :func:`drift_patch`."""
     ns, name = namespace_of(desired), name_of(desired)
     observed = informer.store.get_by_name(ns, name)
     if observed is None:
@@ -115,7 +143,7 @@ async def ensure_child(
     waiting = _ownership(resource, observed, desired)
     if waiting is not None:
         return waiting
-    patch = drift_patch(observed, desired, fields)
+    patch = drift_patch(observed, desired, fields, keep)
     if not patch:
         return Outcome.UNCHANGED
     await client.patch(resource, name, patch, ns)

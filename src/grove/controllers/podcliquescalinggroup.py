@@ -43,7 +43,7 @@ from grove.controllers.status import (
     now_rfc3339,
     status_patch,
 )
-from grove.controllers.sync import ChildKind, sync_children
+from grove.controllers.sync import OWNED_REPLICAS, ChildKind, sync_children
 from grove.runtime.cache import CONTROLLER_UID_INDEX
 from grove.runtime.controller import Controller, Request, Result
 from grove.runtime.errors import NotFound
@@ -99,6 +99,7 @@ class ScalingGroupController:
         self._members = ChildKind(
             PODCLIQUES,
             ctx.caches.pclq,
+            keep=(OWNED_REPLICAS,),
             synced_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_SUCCESSFUL,
             deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
             failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,

@@ -70,7 +70,7 @@ from grove.controllers.status import (
     now_rfc3339,
     status_patch,
 )
-from grove.controllers.sync import ChildKind, sync_children
+from grove.controllers.sync import OWNED_REPLICAS, ChildKind, sync_children
 from grove.runtime.cache import CONTROLLER_UID_INDEX, unwrap_tombstone
 from grove.runtime.controller import Controller, Request, Result
 from grove.runtime.errors import Conflict, NotFound
@@ -116,6 +116,7 @@ class PodCliqueSetController:
         self._pclqs = ChildKind(
             PODCLIQUES,
             c.pclq,
+            keep=(OWNED_REPLICAS,),
             synced_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_SUCCESSFUL,
             deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
             failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,
@@ -123,6 +124,7 @@ class PodCliqueSetController:
         self._pcsgs = ChildKind(
             PODCLIQUESCALINGGROUPS,
             c.pcsg,
+            keep=(OWNED_REPLICAS,),
             synced_reason=reasons.PCSG_CREATE_SUCCESSFUL,
             deleted_reason=reasons.PCSG_DELETE_SUCCESSFUL,
             failed_reason=reasons.PCSG_CREATE_OR_UPDATE_FAILED,

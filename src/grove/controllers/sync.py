@@ -12,7 +12,10 @@ from grove.runtime.informer import Informer
 from grove.runtime.meta import Obj, name_of
 from grove.runtime.resources import Resource
 
-__all__ = ["ChildKind", "sync_children"]
+__all__ = ["OWNED_REPLICAS", "ChildKind", "sync_children"]
+
+OWNED_REPLICAS: tuple[str, ...] = ("spec", "replicas")
+"""A PodClique's or scaling group's replicas belong to it once it exists (``kubectl scale``, HPAs)."""
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class ChildKind:
     informer: Informer
     fields: tuple[str, ...] = ("spec",)
     """Top-level fields compared and patched besides labels and annotations."""
+    keep: tuple[tuple[str, ...], ...] = ()
+    """Paths an existing child owns (see :func:`~grove.controllers.children.drift_patch`)."""
     synced_reason: str = ""
     deleted_reason: str = ""
     failed_reason: str = ""
@@ -63,7 +68,7 @@ async def sync_children(
 
 def _ensure(ctx: Context, kind: ChildKind, desired: Obj) -> Callable[[], Awaitable[Outcome]]:
     async def call() -> Outcome:
-        return await ensure_child(ctx.client, kind.resource, kind.informer, desired, kind.fields)
+        return await ensure_child(ctx.client, kind.resource, kind.informer, desired, kind.fields, kind.keep)
 
     return call
 

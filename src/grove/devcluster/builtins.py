@@ -165,6 +165,9 @@ def _mask_mutable(spec: JSON, gated: bool) -> JSON:
     return s
 
 
+SCHEDULING_GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
+
+
 class PodStrategy(Strategy):
     """``pkg/registry/core/pod/strategy.go`` plus the admission defaults every cluster applies."""
 
@@ -174,7 +177,20 @@ class PodStrategy(Strategy):
             return
         spec = _pod_spec_defaults(spec)
         obj["spec"] = spec
-        obj["status"] = {"phase": "Pending", "qosClass": _qos_class(spec)}
+        status: JSON = {"phase": "Pending", "qosClass": _qos_class(spec)}
+        if spec.get("schedulingGates"):
+            # applySchedulingGatedCondition (kube-apiserver since 1.26, the PodSchedulingReadiness gate).
+            status["conditions"] = [
+                {
+                    "type": "PodScheduled",
+                    "status": "False",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": meta.now_rfc3339(),
+                    "reason": "SchedulingGated",
+                    "message": SCHEDULING_GATED_MESSAGE,
+                }
+            ]
+        obj["status"] = status
 
     def admit_create(self, rtype: ResourceType, obj: JSON) -> None:
         # ServiceAccount, DefaultTolerationSeconds and Priority admission plugins.
@@ -462,6 +478,14 @@ class SecretStrategy(Strategy):
         return causes
 
 
+class RbacStrategy(Strategy):
+    """Roles, ClusterRoles and their bindings: kube-apiserver validates their names with
+    ``ValidateRBACName`` (a path segment), not as DNS subdomains."""
+
+    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
+        return meta.check_path_segment_name("metadata.name", name)
+
+
 class StatusResetStrategy(Strategy):
     """Kinds whose create ignores ``status`` (their status subresource owns it)."""
 
@@ -705,10 +729,20 @@ def _types() -> list[ResourceType]:
             True,
             merge_keys=dict(METADATA_MERGE_KEYS),
         ),
-        ResourceType("rbac.authorization.k8s.io", "v1", "Role", "roles", "role", True),
-        ResourceType(rbac, "v1", "RoleBinding", "rolebindings", "rolebinding", True),
-        ResourceType(rbac, "v1", "ClusterRole", "clusterroles", "clusterrole", False),
-        ResourceType(rbac, "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", False),
+        ResourceType(rbac, "v1", "Role", "roles", "role", True, strategy=RbacStrategy()),
+        ResourceType(rbac, "v1", "RoleBinding", "rolebindings", "rolebinding", True, strategy=RbacStrategy()),
+        ResourceType(
+            rbac, "v1", "ClusterRole", "clusterroles", "clusterrole", False, strategy=RbacStrategy()
+        ),
+        ResourceType(
+            rbac,
+            "v1",
+            "ClusterRoleBinding",
+            "clusterrolebindings",
+            "clusterrolebinding",
+            False,
+            strategy=RbacStrategy(),
+        ),
         ResourceType(
             "autoscaling",
             "v2",

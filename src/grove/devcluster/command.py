@@ -1,20 +1,18 @@
-"""``grove dev``: run the embedded dev cluster until Ctrl-C or SIGTERM."""
+"""The dev cluster's command-line flags and start-up message, for the ``grove dev`` composition
+(:mod:`grove.dev_command`), which decides what else runs on the cluster and what to suggest."""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import os
-import signal
-import sys
+from collections.abc import Sequence
 
 from grove.devcluster.cluster import DevCluster
-from grove.devcluster.simulation import add_simulation_arguments, simulation_options
+from grove.devcluster.simulation import add_simulation_arguments
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``grove dev``."""
+    """Flags of the dev cluster (API server, fake nodes, kubelets and scheduler)."""
     parser.add_argument("--nodes", type=int, default=40, help="number of fake nodes (default: 40)")
     parser.add_argument(
         "--port", type=int, default=6443, help="API server port; 0 picks a free one (default: 6443)"
@@ -32,55 +30,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_simulation_arguments(parser)
 
 
-def _absolute(path: str) -> str:
-    return os.path.abspath(path)
-
-
-def usage(cluster: DevCluster) -> str:
-    """What to tell the user once the cluster is up."""
-    return (
-        f"Grove dev cluster is running at {cluster.url}\n"
-        f"\n"
-        f"  export KUBECONFIG={cluster.kubeconfig_path}\n"
-        f"  kubectl apply --server-side -f deploy/crds/\n"
-        f"  kubectl get nodes\n"
-        f"\n"
-        f"Press Ctrl-C to stop.\n"
-    )
-
-
-async def run(args: argparse.Namespace) -> int:
-    """Start the cluster, print how to use it, and serve until interrupted."""
-    if args.nodes < 0:
-        print(f"grove dev: --nodes must be >= 0, got {args.nodes}", file=sys.stderr)
-        return 2
-    try:
-        simulation = simulation_options(args)
-    except ValueError as e:
-        print(f"grove dev: {e}", file=sys.stderr)
-        return 2
-    cluster = DevCluster(
-        nodes=args.nodes,
-        port=args.port,
-        host=args.host,
-        tls=args.tls,
-        watch_history=args.watch_history,
-        kubeconfig_path=_absolute(args.kubeconfig),
-        simulation=simulation,
-    )
-    try:
-        await cluster.start()
-    except OSError as e:
-        print(f"grove dev: cannot listen on {args.host}:{args.port}: {e.strerror or e}", file=sys.stderr)
-        return 1
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    print(usage(cluster), flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await cluster.stop()
-    return 0
+def usage(cluster: DevCluster, commands: Sequence[str]) -> str:
+    """What to tell the user once the cluster is up: where it is, the kubeconfig, then ``commands``."""
+    lines = [
+        f"Grove dev cluster is running at {cluster.url}",
+        "",
+        f"  export KUBECONFIG={cluster.kubeconfig_path}",
+    ]
+    lines += [f"  {c}" for c in commands]
+    return "\n".join([*lines, "", "Press Ctrl-C to stop.", ""])

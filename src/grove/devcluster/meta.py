@@ -91,6 +91,14 @@ def check_dns1123_subdomain(field: str, value: str) -> list[Cause]:
     return out
 
 
+def check_path_segment_name(field: str, value: str) -> list[Cause]:
+    """``path.IsValidPathSegmentName``: RBAC object names (``ValidateRBACName``) need only be usable as a
+    URL path segment, so ``system:controller:x`` and ``grove.io:pcs:x`` are valid."""
+    if value in (".", ".."):
+        return [invalid_value(field, value, f"may not be '{value}'")]
+    return [invalid_value(field, value, f"may not contain '{ch}'") for ch in ("/", "%") if ch in value]
+
+
 def check_dns1123_label(field: str, value: str) -> list[Cause]:
     """Causes for a value that is not a DNS-1123 label (namespaces)."""
     out: list[Cause] = []

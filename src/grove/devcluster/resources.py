@@ -305,8 +305,10 @@ class Registry:
             return cached
         candidates: list[ResourceType] = []
         for t in self._by_gvr.values():
+            # plural.group, not the storage key: events.k8s.io events are stored with the core ones.
+            qualified = f"{t.plural}.{t.group}" if t.group else t.plural
             if (
-                resource in (t.plural, t.storage, f"{t.plural}.{t.version}.{t.group}", t.kind, t.singular)
+                resource in (t.plural, qualified, f"{t.plural}.{t.version}.{t.group}", t.kind, t.singular)
                 or resource in t.short_names
             ):
                 candidates.append(t)

@@ -2,10 +2,15 @@
 
 * activeQ pops the highest priority first, then the pod queued longest (PrioritySort).
 * A pod that did not fit goes to the unschedulable pool, remembering which plugins rejected it. A cluster
-  event moves the pods it may help (the plugins it interests intersect their rejectors; pods an extender
-  rejected move on any event, as kube-scheduler does) to backoffQ while their backoff lasts, else to
-  activeQ. Backoff doubles per attempt from ``initial`` up to ``maximum`` seconds.
-* A pod that failed with an error goes straight to backoffQ.
+  event moves the pods it may help (the plugins it interests intersect their rejectors) to backoffQ while
+  their backoff lasts, else to activeQ. Backoff doubles per attempt from ``initial`` up to ``maximum``
+  seconds.
+* Pods an extender rejected nodes for carry the ``Extender`` rejector, which kube-scheduler registers for
+  every cluster event (kubernetes#122019): any node or assigned-pod event moves them, and so does any update
+  of the pod itself (its own ``PodScheduled`` condition being written included).
+* A pod that did not fit with no rejector at all (no nodes) is not parked: it is retried after its backoff
+  (``determineSchedulingHintForInFlightPod`` answers ``queueAfterBackoff``), as is a pod that failed with an
+  error.
 * Pods with scheduling gates wait gated (the SchedulingGates PreEnqueue plugin) until an update clears them.
 * Pods left unschedulable for 5 minutes are retried anyway (``podMaxInUnschedulablePodsDuration``).
 
@@ -82,7 +87,7 @@ class SchedulingQueue:
     def _leave(self, qp: QueuedPod) -> None:
         if qp.where == _UNSCHEDULABLE:
             self._unschedulable.pop(qp.info.key, None)
-            for r in qp.rejectors or (EXTENDER,):
+            for r in qp.rejectors:
                 keys = self._by_rejector.get(r)
                 if keys is not None:
                     keys.discard(qp.info.key)
@@ -100,7 +105,7 @@ class SchedulingQueue:
         self._gen(qp, _UNSCHEDULABLE)
         qp.since = self.clock()
         self._unschedulable[qp.info.key] = qp
-        for r in qp.rejectors or (EXTENDER,):
+        for r in qp.rejectors:
             self._by_rejector.setdefault(r, set()).add(qp.info.key)
 
     def _activate_or_backoff(self, qp: QueuedPod) -> None:
@@ -123,7 +128,8 @@ class SchedulingQueue:
             self._to_active(qp)
 
     def update(self, info: PodInfo, gated: bool, spec_changed: bool) -> None:
-        """An unscheduled pod changed; a spec or label change retries it, a cleared gate activates it."""
+        """An unscheduled pod changed; a spec or label change retries it (any change, when an extender
+        rejected it), a cleared gate activates it."""
         qp = self.pods.get(info.key)
         if qp is None or qp.info.uid != info.uid:
             self.add(info, gated)
@@ -137,7 +143,7 @@ class SchedulingQueue:
             return
         if qp.where == _GATED:
             self._to_active(qp)
-        elif qp.where == _UNSCHEDULABLE and spec_changed:
+        elif qp.where == _UNSCHEDULABLE and (spec_changed or EXTENDER in qp.rejectors):
             self._activate_or_backoff(qp)
 
     def delete(self, key: str) -> None:
@@ -213,12 +219,16 @@ class SchedulingQueue:
         qp.gen += 1
 
     def unschedulable(self, qp: QueuedPod, rejectors: Iterable[str]) -> None:
-        """The in-flight pod did not fit: wait in the unschedulable pool for an event that may help."""
+        """The in-flight pod did not fit: wait in the unschedulable pool for an event that may help (with no
+        rejector nothing would signal it, so it is retried after its backoff)."""
         if self.pods.get(qp.info.key) is not qp:
             return
         qp.rejectors = frozenset(rejectors)
         qp.backoff_until = self.clock() + self._backoff_duration(qp.attempts)
-        self._to_unschedulable(qp)
+        if qp.rejectors:
+            self._to_unschedulable(qp)
+        else:
+            self._activate_or_backoff(qp)
 
     def error(self, qp: QueuedPod, *, readd: bool = False) -> None:
         """The in-flight pod failed with an error: back off and retry. ``readd`` puts back a pod that
@@ -235,8 +245,7 @@ class SchedulingQueue:
 
     def move(self, interests: frozenset[str] | None) -> None:
         """A cluster event: move the unschedulable pods it may help. ``interests`` are the plugins whose
-        rejections it may resolve (None: all); pods rejected by an extender, or with no rejector, move on
-        any event."""
+        rejections it may resolve (None: all); pods an extender rejected move on any event."""
         if not self._unschedulable:
             return
         if interests is None:

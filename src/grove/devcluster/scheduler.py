@@ -9,9 +9,10 @@ as it would next to a second scheduler deployed in a real cluster. Pods are sche
 extender binds instead of the scheduler, asynchronously).
 
 A pod that cannot be placed gets ``PodScheduled=False`` with reason ``Unschedulable`` and kube-scheduler's
-message (``SchedulerError`` when an extender or the binding failed) and a ``FailedScheduling`` event; a
-pod with scheduling gates gets ``SchedulingGated`` when it has no PodScheduled condition yet. Bound pods
-get a ``Scheduled`` event. Not modelled: preemption (messages say what DefaultPreemption says when it
+message (``SchedulerError`` when an extender or the binding failed) and a ``FailedScheduling`` event.
+Pods with scheduling gates wait without any write (kube-apiserver gave them ``SchedulingGated`` when they
+were created); once their gates are removed they are scheduled like any other. Bound pods get a
+``Scheduled`` event. Not modelled: preemption (messages say what DefaultPreemption says when it
 finds no victims), pod (anti-)affinity, topology spread constraints, host ports, volumes.
 """
 
@@ -62,7 +63,6 @@ log = structlog.get_logger("grove.devcluster.scheduler")
 JSON = dict[str, Any]
 
 MAX_EXTENDER_PRIORITY = 10
-SCHEDULING_GATED_MESSAGE = "Scheduling is blocked due to non-empty scheduling gates"
 FLUSH_UNSCHEDULABLE_EVERY = 30.0
 _EVENT_NOTE_LIMIT = 1024
 _YIELD_EVERY = 16
@@ -325,8 +325,6 @@ class Scheduler:
                 or prev["metadata"].get("labels") != md.get("labels")
             )
             self.queue.update(info, gated, spec_changed)
-        if gated:
-            self._mark_gated(pod)
 
     def _node_order(self) -> list[NodeInfo]:
         if self._order is None:
@@ -568,26 +566,6 @@ class Scheduler:
             if e.code not in (404, 409):
                 raise
 
-    def _mark_gated(self, pod: JSON) -> None:
-        """A gated pod without a PodScheduled condition gets ``SchedulingGated``, as kube-apiserver sets
-        it on create."""
-        if any(c.get("type") == "PodScheduled" for c in (pod.get("status") or {}).get("conditions") or []):
-            return
-        md = pod["metadata"]
-        try:
-            current = self.store.get("pods", md["name"], md["namespace"])
-        except ApiError:
-            return
-        spec = current.get("spec") or {}
-        if (
-            current["metadata"]["uid"] == md["uid"]
-            and spec.get("schedulingGates")
-            and not spec.get("nodeName")
-        ):
-            conditions = (current.get("status") or {}).get("conditions") or []
-            if not any(c.get("type") == "PodScheduled" for c in conditions):
-                self._set_condition(current, "SchedulingGated", SCHEDULING_GATED_MESSAGE)
-
     def _event(self, pod: JSON, type_: str, reason: str, note: str) -> None:
         """An events.k8s.io/v1 Event about ``pod``; a repeat becomes a series (count, lastObservedTime)."""
         if not self.record_events:
@@ -601,7 +579,7 @@ class Scheduler:
             if existing is not None:
                 name, count = existing
                 self.store.patch(
-                    "events.v1.events.k8s.io",
+                    "events.events.k8s.io",
                     name,
                     {"series": {"count": count + 1, "lastObservedTime": now}},
                     md["namespace"],
@@ -611,7 +589,7 @@ class Scheduler:
                 return
             name = f"{md['name']}.{time.time_ns():x}"
             self.store.create(
-                "events.v1.events.k8s.io",
+                "events.events.k8s.io",
                 {
                     "apiVersion": "events.k8s.io/v1",
                     "kind": "Event",

@@ -85,7 +85,11 @@ def _pod_status(pod: JSON) -> str:
     status = pod.get("status") or {}
     spec = pod.get("spec") or {}
     reason = status.get("reason") or status.get("phase") or ""
-    if spec.get("schedulingGates") and not spec.get("nodeName"):
+    # printPod: the condition kube-apiserver sets on gated pods, not the gates themselves.
+    if any(
+        c.get("type") == "PodScheduled" and c.get("reason") == "SchedulingGated"
+        for c in status.get("conditions") or []
+    ):
         reason = "SchedulingGated"
     initializing = False
     init_specs = spec.get("initContainers") or []

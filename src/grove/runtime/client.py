@@ -274,13 +274,30 @@ class Client:
         obj: Mapping[str, Any],
         namespace: str | None = None,
         *,
+        name: str | None = None,
+        subresource: str | None = None,
         dry_run: bool = False,
         field_manager: str | None = None,
     ) -> Obj:
-        """Creates ``obj`` (in ``namespace`` or ``obj.metadata.namespace``); returns what was stored."""
+        """Creates ``obj`` (in ``namespace`` or ``obj.metadata.namespace``); returns what was stored.
+
+        With ``subresource``, POSTs ``obj`` to that subresource of the object ``name`` (default
+        ``obj.metadata.name``) instead: ``create(PODS, binding, ns, name=pod, subresource="binding")``
+        binds a pod. The answer is what the server returns (a Status for a Binding). Creates are never
+        retried.
+        """
         ns = self._ns(resource, namespace or namespace_of(obj), obj)
         query = self._write_query(dry_run, field_manager)
-        return await self._json("POST", resource.path(ns), query=query, body=obj, idempotent=False)
+        if subresource:
+            target = name or name_of(obj)
+            if not target:
+                raise ValueError(f"{resource}/{subresource}: name (or metadata.name) is required")
+            path = resource.path(ns, target, subresource)
+        elif name is not None:
+            raise ValueError(f"{resource}: name is only for creating on a subresource; set metadata.name")
+        else:
+            path = resource.path(ns)
+        return await self._json("POST", path, query=query, body=obj, idempotent=False)
 
     async def update(
         self,

@@ -1,5 +1,10 @@
 """structlog set-up: one JSON object per line in a cluster (no TTY), coloured console lines on a terminal.
 
+Errors logged with an exception carry its traceback (as a list of frames in JSON, as text on a console) but
+not the frames' local variables: structlog's defaults include them (``ExceptionDictTransformer`` and, when
+``rich`` is installed, the console's rich tracebacks), which turns every reconcile error into the repr of the
+controller, its caches and every object in scope.
+
 Every line carries the context variables bound with ``structlog.contextvars``; the controller binds
 ``controller``, ``namespace``, ``name`` and ``reconcile_id`` around each reconcile, so any log call made
 during a reconcile (in the reconciler or in libraries it calls) is attributed to the object reconciled.
@@ -39,10 +44,16 @@ def configure_logging(level: str = "info", *, json: bool | None = None, stream: 
     ]
     renderer: Any
     if use_json:
-        shared.append(structlog.processors.dict_tracebacks)
+        shared.append(
+            structlog.processors.ExceptionRenderer(
+                structlog.tracebacks.ExceptionDictTransformer(show_locals=False)
+            )
+        )
         renderer = structlog.processors.JSONRenderer()
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=out.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=out.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],

@@ -31,14 +31,8 @@ def api_binder(client: Client) -> Binder:
     (e.g. ``Conflict`` when the pod is already bound)."""
 
     async def bind(namespace: str, name: str, uid: str, node: str) -> None:
-        # Client.create has no subresource parameter; a Binding is created on the pod's "binding"
-        # subresource, so the request goes through the client's JSON plumbing (same metrics, errors and
-        # authentication as every other call; never retried, like any create).
-        await client._json(
-            "POST",
-            PODS.path(namespace, name, "binding"),
-            body=binding_body(namespace, name, uid, node),
-            idempotent=False,
+        await client.create(
+            PODS, binding_body(namespace, name, uid, node), namespace, name=name, subresource="binding"
         )
 
     return bind

@@ -105,8 +105,10 @@ class Extender:
     """Answers filter, prioritize and bind for one kube-scheduler, backed by a :class:`Ledger`.
 
     A gang that is not ready (its PodGang or some of its pods not seen yet) is answered with ``Error``:
-    kube-scheduler then retries the pod after its backoff. A node-level failure would park the pod until a
-    node or pod event, and the PodGang appearing is neither.
+    kube-scheduler then retries the pod after its backoff. Node-level failures would park the pod in the
+    unschedulable pool until a node or bound-pod event or an update of the pod (up to 5 minutes), and what
+    makes the gang ready (the PodGang created, our informer catching up, sibling pods) is none of them
+    (docs/scheduler.md).
 
     With ``standby``, a replica that is not the active one (``standby()`` returns a reason) plans nothing:
     filter passes pods outside any gang as usual (that needs no state) and answers gang pods with the

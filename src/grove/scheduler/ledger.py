@@ -76,8 +76,8 @@ class Unschedulable:
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """Not placeable yet; retry later. ``retry``: the gang is not ready (PodGang or pods missing), which no
-    node or pod event of kube-scheduler's would signal, so the pod must be retried on a timer; otherwise
-    (no room for a pod beyond minReplicas) capacity changes will."""
+    cluster event kube-scheduler requeues on would signal, so the pod must be retried on a timer (its error
+    backoff); otherwise (no room for a pod beyond minReplicas) capacity changes will."""
 
     message: str
     retry: bool = False

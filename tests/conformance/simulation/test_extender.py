@@ -247,3 +247,26 @@ async def test_percentage_of_nodes_to_score_samples_nodes_round_robin(
     # starting where the previous one stopped.
     assert [len(s) for s in seen] == [100, 100]
     assert len(seen[0] & seen[1]) == 50 and len(seen[0] | seen[1]) == NODES
+
+
+async def test_a_pod_only_an_extender_rejected_waits_for_a_cluster_event(
+    env: Env, core: k8s.CoreV1Api, ns: str, wait_for: Wait
+) -> None:
+    # kube-scheduler parks it with the Extender rejector (kubernetes#122019): its own PodScheduled write
+    # brings it back once, after its backoff; then only a node or bound-pod event does.
+    env.extender.failed["a"] = {_node(i): "not yet" for i in range(NODES)}
+    await core.create_namespaced_pod(ns, grove_pod("parked"))
+    await wait_for(lambda: _failed(core, ns, "parked", "Unschedulable"), message="pod unschedulable")
+    await wait_for(lambda: len(env.extender.calls_for("a", "filter", "parked")) >= 2, message="one retry")
+    queue = env.dev.cluster.simulation.scheduler.queue  # type: ignore[union-attr]
+
+    def where() -> str:
+        qp = queue.pods.get(f"{ns}/parked")
+        return qp.where if qp is not None else ""
+
+    await wait_for(lambda: env.dev.call(where) == "unschedulable", message="pod parked")
+    del env.extender.failed["a"]
+    # A bound pod appearing is an event the Extender rejector is registered for.
+    await core.create_namespaced_pod(ns, pod("bound", nodeName=_node(7)))
+    p = await wait_for(lambda: _bound(core, ns, "parked"), message="pod bound after the event")
+    assert p.spec.node_name

@@ -252,3 +252,38 @@ async def test_idempotent_calls_retry_and_creates_do_not(
         registry.get_sample_value("rest_client_request_duration_seconds_count", {"verb": "GET", "host": host})
         or 0
     ) > 0
+
+
+async def test_create_on_a_subresource_binds_a_pod(client: Client, namespace: str) -> None:
+    spec = {
+        "schedulerName": "grove-test-nobody",
+        "containers": [{"name": "c", "image": "registry.example/a:1"}],
+    }
+    pod = await client.create(PODS, {"metadata": {"name": "p", "namespace": namespace}, "spec": spec})
+    uid = pod["metadata"]["uid"]
+
+    def binding(node: str, binding_uid: str) -> dict[str, Any]:
+        return {
+            "apiVersion": "v1",
+            "kind": "Binding",
+            "metadata": {"name": "p", "namespace": namespace, "uid": binding_uid},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        }
+
+    with pytest.raises(Conflict):  # the UID precondition: not the pod we meant
+        await client.create(
+            PODS,
+            binding("n1", "00000000-0000-0000-0000-000000000000"),
+            namespace,
+            name="p",
+            subresource="binding",
+        )
+    answer = await client.create(PODS, binding("n1", uid), namespace, name="p", subresource="binding")
+    assert answer.get("status") == "Success"
+    assert (await client.get(PODS, "p", namespace))["spec"]["nodeName"] == "n1"
+    with pytest.raises(Conflict):  # already assigned
+        await client.create(PODS, binding("n2", uid), subresource="binding")
+    with pytest.raises(ValueError, match="name"):
+        await client.create(PODS, {"kind": "Binding"}, namespace, subresource="binding")
+    with pytest.raises(ValueError, match="subresource"):
+        await client.create(PODS, binding("n1", uid), namespace, name="p")

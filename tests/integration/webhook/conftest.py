@@ -1,6 +1,7 @@
 """Fixtures for the webhook integration tests: Grove's CRDs, and Grove's webhook server running in the test
 process behind the manifests of ``deploy/webhook`` (their Service routed to it through an Endpoints object,
-as the dev cluster resolves services).
+as the dev cluster resolves services; :func:`grove.devstack.start_webhook_server`, which ``grove dev`` uses
+too).
 
 The server runs in the test process, which a real cluster cannot call: these tests need the dev cluster.
 """
@@ -16,13 +17,13 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from grove.devstack import ENDPOINTS, start_webhook_server
 from grove.runtime.client import Client
 from grove.runtime.errors import AlreadyExists, NotFound
-from grove.runtime.resources import NAMESPACES, Resource
+from grove.runtime.resources import NAMESPACES
 from grove.webhook import WebhookOptions, WebhookServer
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-ENDPOINTS = Resource("", "v1", "endpoints", "Endpoints")
 SYSTEM_NAMESPACE = "grove-system"
 SERVICE = "grove-operator-webhook"
 
@@ -50,28 +51,15 @@ async def client(cluster: Any) -> AsyncIterator[Client]:
         await c.close()
 
 
-async def route_service(client: Client, port: int) -> None:
-    """Point the webhook Service at ``127.0.0.1:port`` (what an endpoints controller would do)."""
-    endpoints = {
-        "apiVersion": "v1",
-        "kind": "Endpoints",
-        "metadata": {"name": SERVICE, "namespace": SYSTEM_NAMESPACE},
-        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "webhooks", "port": port}]}],
-    }
-    await client.apply(ENDPOINTS, endpoints, field_manager="webhook-tests", force=True)
-
-
 @pytest_asyncio.fixture
 async def webhook(dev: Any, kubectl: Any, grove_crds: Path, client: Client) -> AsyncIterator[WebhookServer]:
     """Grove's webhook server (certProvisionMode auto) registered through ``deploy/webhook``."""
     with contextlib.suppress(AlreadyExists):
         await client.create(NAMESPACES, {"metadata": {"name": SYSTEM_NAMESPACE}})
     await kubectl_async(kubectl, "apply", "-k", str(DEPLOY / "webhook"))
-    server = WebhookServer(
+    server = await start_webhook_server(
         client, WebhookOptions(port=0, host="127.0.0.1", namespace=SYSTEM_NAMESPACE, service_name=SERVICE)
     )
-    await server.start()
-    await route_service(client, server.port)
     try:
         yield server
     finally:

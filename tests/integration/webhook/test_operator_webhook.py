@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from conftest import DEPLOY, ENDPOINTS, SERVICE, SYSTEM_NAMESPACE, kubectl_async, route_service
+from conftest import DEPLOY, SERVICE, SYSTEM_NAMESPACE, kubectl_async
+from grove.devstack import ENDPOINTS, route_service
 from grove.runtime.client import Client
 from grove.runtime.errors import AlreadyExists, NotFound
 from grove.runtime.resources import NAMESPACES
@@ -46,7 +47,7 @@ async def test_grove_operator_serves_the_webhooks(
         await client.create(NAMESPACES, {"metadata": {"name": SYSTEM_NAMESPACE}})
     await kubectl_async(kubectl, "apply", "-k", str(DEPLOY / "webhook"))
     port = _free_port()
-    await route_service(client, port)
+    await route_service(client, SYSTEM_NAMESPACE, SERVICE, port)
     proc = await asyncio.create_subprocess_exec(
         GROVE,
         "operator",

@@ -81,3 +81,39 @@ def test_gated_pods_wait_until_an_update_clears_the_gate() -> None:
     assert q.pop() is None
     q.update(info("g"), gated=False, spec_changed=True)
     assert q.pop() is not None
+
+
+def test_a_pod_no_plugin_rejected_is_retried_after_its_backoff_without_an_event() -> None:
+    # kube-scheduler's determineSchedulingHintForInFlightPod: no rejector plugins -> queueAfterBackoff.
+    clock = Clock()
+    q = SchedulingQueue(1, 10, clock)
+    q.add(info("p"), gated=False)
+    qp = q.pop()
+    assert qp is not None
+    q.unschedulable(qp, ())
+    assert q.pop() is None
+    assert q.next_wakeup() == 101.0
+    clock.now = 101.0
+    assert q.pop() is qp
+
+
+def test_an_extender_rejected_pod_moves_on_any_event_and_on_its_own_update() -> None:
+    # The Extender rejector is registered for every cluster event (kubernetes#122019), the pod's own
+    # updates included, whatever changed (a status write too).
+    clock = Clock()
+    q = SchedulingQueue(1, 10, clock)
+    for name in ("ext", "fit"):
+        q.add(info(name), gated=False)
+    ext, fit = q.pop(), q.pop()
+    assert ext and fit
+    q.unschedulable(ext, {EXTENDER})
+    q.unschedulable(fit, {FIT})
+    q.update(info("fit"), gated=False, spec_changed=False)
+    q.update(info("ext"), gated=False, spec_changed=False)
+    clock.now = 101.0
+    assert q.pop() is ext
+    assert q.pop() is None  # fit waits for an event that may help it
+    q.unschedulable(ext, {EXTENDER, TAINTS})
+    q.move(frozenset())  # e.g. a bound pod changed: no plugin's interest, but the extender's
+    clock.now = 200.0
+    assert q.pop() is ext

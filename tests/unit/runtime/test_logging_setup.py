@@ -61,3 +61,30 @@ def test_console_when_not_json_and_bad_level() -> None:
     assert "hello" in out.getvalue() and "key=v" in out.getvalue()
     with pytest.raises(ValueError, match="level"):
         configure_logging("loud")
+
+
+def _fail_with_locals() -> None:
+    secret_local = "the-value-of-a-local-variable"
+    raise RuntimeError(f"still broken ({len(secret_local)})")
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_error_logs_carry_the_traceback_without_local_variables(as_json: bool) -> None:
+    out = io.StringIO()
+    configure_logging("info", json=as_json, stream=out)
+    try:
+        _fail_with_locals()
+    except RuntimeError as exc:
+        structlog.get_logger("t").error("reconcile.error", error=str(exc), exc_info=exc)
+    text = out.getvalue()
+    # The value appears only in the local variable (its assignment is not a traceback line).
+    assert "the-value-of-a-local-variable" not in text
+    if as_json:
+        [line] = [json.loads(x) for x in text.splitlines()]
+        [exc] = line["exception"]
+        assert exc["exc_type"] == "RuntimeError" and exc["exc_value"] == "still broken (29)"
+        assert [f["name"] for f in exc["frames"]][-1] == "_fail_with_locals"
+        assert all("locals" not in f for f in exc["frames"])
+    else:
+        assert "Traceback (most recent call last)" in text
+        assert "in _fail_with_locals" in text and "RuntimeError: still broken (29)" in text
