@@ -198,7 +198,9 @@ async def run(args: argparse.Namespace) -> int:
             if await _start_unless_stopped(cluster, component, stop):
                 print(_operator_usage(args.host, component), flush=True)
                 if args.webhook:
-                    webhook = EmbeddedWebhook()
+                    # Its metrics on the operator's /metrics, as grove operator serves them.
+                    handle = component.handle
+                    webhook = EmbeddedWebhook(registry=handle.manager.metrics.registry if handle else None)
                     if await _start_unless_stopped(cluster, webhook, stop):
                         print(_webhook_usage(webhook), flush=True)
         print(extender_usage(stack), flush=True)

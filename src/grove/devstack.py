@@ -17,6 +17,8 @@ import socket
 from dataclasses import dataclass, replace
 from typing import Any
 
+from prometheus_client import CollectorRegistry
+
 from grove.api.constants import GROVE_SCHEDULER
 from grove.api.crds import crd_manifests
 from grove.devcluster.cluster import DevCluster
@@ -194,14 +196,16 @@ async def route_service(
     await client.apply(ENDPOINTS, endpoints, field_manager=_FIELD_MANAGER, force=True)
 
 
-async def start_webhook_server(client: Client, options: WebhookOptions | None = None) -> WebhookServer:
+async def start_webhook_server(
+    client: Client, options: WebhookOptions | None = None, registry: CollectorRegistry | None = None
+) -> WebhookServer:
     """Grove's webhook server on a free loopback port (certificate provisioned, its CA patched into the
     configurations that exist), with its namespace created and its Service routed to it. The Service and
     the configurations themselves are the caller's to install (``deploy/webhook`` or
     :mod:`grove.webhook.manifests`)."""
     opts = options or WebhookOptions(port=0, host="127.0.0.1")
     await _ensure_namespace(client, opts.namespace)
-    server = WebhookServer(client, opts)
+    server = WebhookServer(client, opts, registry=registry)
     await server.start()
     try:
         await route_service(client, opts.namespace, opts.service_name, server.port)
@@ -217,8 +221,12 @@ class EmbeddedWebhook:
     (with its own client) started and the Service routed to it. ``kubectl apply`` of an invalid
     PodCliqueSet then fails with the field errors."""
 
-    def __init__(self, options: WebhookOptions | None = None) -> None:
+    def __init__(
+        self, options: WebhookOptions | None = None, *, registry: CollectorRegistry | None = None
+    ) -> None:
         self.options = options or WebhookOptions(port=0, host="127.0.0.1")
+        self.registry = registry
+        """Where the server's metrics go (the operator's registry, as in ``grove operator``)."""
         self.server: WebhookServer | None = None
         self._client: Client | None = None
 
@@ -254,7 +262,7 @@ class EmbeddedWebhook:
                 else VALIDATING_WEBHOOK_CONFIGURATIONS
             )
             await client.apply(resource, config, field_manager=_FIELD_MANAGER, force=True)
-        self.server = await start_webhook_server(client, opts)
+        self.server = await start_webhook_server(client, opts, self.registry)
 
     async def stop(self) -> None:
         """Stop serving and release the client."""

@@ -27,6 +27,7 @@ import structlog
 from grove.api import labels
 from grove.api.crds import crd_manifests
 from grove.controllers.context import DEFAULT_INITC_IMAGE, INDEXERS, Caches, Context
+from grove.controllers.metrics import register_object_metrics
 from grove.controllers.podclique import CONTROLLER_NAME as PCLQ_CONTROLLER
 from grove.controllers.podclique import PodCliqueController
 from grove.controllers.podcliquescalinggroup import CONTROLLER_NAME as PCSG_CONTROLLER
@@ -184,6 +185,7 @@ def build_operator(client: Client, options: OperatorOptions | None = None) -> Ma
     PodCliqueSetController(ctx).register(mgr, opts.concurrency_pcs)
     ScalingGroupController(ctx).register(mgr, opts.concurrency_pcsg)
     PodCliqueController(ctx).register(mgr, opts.concurrency_pclq)
+    register_object_metrics(mgr, ctx.caches)
     return mgr
 
 

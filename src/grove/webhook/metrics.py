@@ -1,7 +1,10 @@
-"""Webhook metrics with controller-runtime's names (``pkg/webhook/internal/metrics``).
+"""Webhook metrics with controller-runtime's names (``pkg/webhook/internal/metrics``), plus Grove's count of
+answers by verdict.
 
 The ``webhook`` label is the request path, ``code`` the HTTP status code of the answer, as in
-controller-runtime, so existing dashboards and alerts work.
+controller-runtime, so existing dashboards and alerts work. Every AdmissionReview is answered with HTTP 200
+(also when the webhook could not judge the request), so ``grove_webhook_admission_responses_total{result}``
+tells allowed, denied and errored answers apart.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ __all__ = ["WebhookMetrics"]
 
 
 class WebhookMetrics:
-    """The three webhook metrics, registered in ``registry`` (a private one when None)."""
+    """The webhook metrics, registered in ``registry`` (a private one when None)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
@@ -32,5 +35,12 @@ class WebhookMetrics:
             "controller_runtime_webhook_requests_in_flight",
             "Current number of admission requests being served.",
             ("webhook",),
+            registry=self.registry,
+        )
+        self.responses = Counter(
+            "grove_webhook_admission_responses",
+            "Admission answers by verdict: allowed, denied (the request breaks a rule) or error (the webhook "
+            "could not judge it: unreadable request, internal error).",
+            ("webhook", "result"),
             registry=self.registry,
         )

@@ -243,21 +243,26 @@ class WebhookServer:
         return serve
 
     async def _answer(self, request: web.Request, handler: Handler) -> web.Response:
+        uid, response = await self._judge(request, handler)
+        status = response.get("status") or {}
+        result = "allowed" if response.get("allowed") else "denied" if status.get("reason") else "error"
+        self.metrics.responses.labels(request.path, result).inc()
+        return web.json_response(review_response(uid, response))
+
+    async def _judge(self, request: web.Request, handler: Handler) -> tuple[str, JSON]:
         if request.content_type != "application/json":
-            msg = f"contentType={request.content_type}, expected application/json"
-            return web.json_response(review_response("", errored(400, msg)))
+            return "", errored(400, f"contentType={request.content_type}, expected application/json")
         try:
             req = parse_review(await request.read())
         except BadReview as e:
             log.info("webhook.bad_request", path=request.path, error=str(e))
-            return web.json_response(review_response("", errored(400, str(e))))
+            return "", errored(400, str(e))
         try:
-            response = await handler(req)
+            return req.uid, await handler(req)
         except Exception as e:
             # controller-runtime's RecoverPanic: a bug answers 500 instead of dropping the connection.
             log.exception("webhook.handler_failed", path=request.path, uid=req.uid)
-            response = errored(500, f"internal error in {request.path}: {type(e).__name__}: {e}")
-        return web.json_response(review_response(req.uid, response))
+            return req.uid, errored(500, f"internal error in {request.path}: {type(e).__name__}: {e}")
 
     async def _default_pcs(self, req: AdmissionRequest) -> JSON:
         return handle_default(req)

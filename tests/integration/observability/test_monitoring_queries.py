@@ -1,0 +1,123 @@
+"""Every PromQL expression of deploy/monitoring (dashboard panels and variables, alert rules) references
+metrics and labels that the operator, the extender and the webhook really expose, and docs/observability.md
+documents exactly those metrics with those labels. The names come from scraping the real registries after a
+PodCliqueSet was scheduled through the extender and admission requests were served, so renaming a metric or
+a label in the code breaks this test until the dashboard, the rules and the docs follow."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from observability_helpers import samples, scrape
+
+from grove.controllers.resources import PODCLIQUESETS
+from grove.runtime.client import Client
+from grove_expect import expected, load_sample, wait_converged
+from monitoring_queries import (
+    Query,
+    check,
+    dashboard_queries,
+    exposed_families,
+    exposed_metrics,
+    parse,
+    rule_queries,
+)
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "observability.md"
+DOC_ROW = re.compile(r"^\|\s*`(?P<name>[a-z_:][a-z0-9_:]*)`\s*\|\s*(?P<type>\w+)\s*\|(?P<labels>[^|]*)\|")
+# Families prometheus_client's process and platform collectors add, and the *_created gauges it adds beside
+# every counter and histogram: documented as groups, not one by one.
+GENERIC = ("process_", "python_")
+
+
+async def _exercise(grove: Any, namespace: str, client: Client, http: aiohttp.ClientSession) -> None:
+    """Activity that gives every labelled metric samples: a gang sample scheduled by the grove-scheduler
+    (extender filter/prioritize/bind, gang plans), reconciles, and admission reviews (allowed, denied, and
+    one the webhook cannot read)."""
+    manifest = load_sample("multi-node-aggregated.yaml", namespace)
+    for clique in manifest["spec"]["template"]["cliques"]:
+        clique["spec"]["podSpec"]["schedulerName"] = "grove-scheduler"
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest), timeout=60)
+    invalid = json.loads(json.dumps(manifest))
+    invalid["spec"]["template"]["cliques"][0]["name"] = "Not_A_Name"
+    for obj in (manifest, invalid):
+        review = {
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "u-1",
+                "kind": {"group": "grove.io", "version": "v1alpha1", "kind": "PodCliqueSet"},
+                "resource": {"group": "grove.io", "version": "v1alpha1", "resource": "podcliquesets"},
+                "operation": "CREATE",
+                "name": obj["metadata"]["name"],
+                "namespace": namespace,
+                "object": obj,
+            },
+        }
+        for path in ("/webhooks/default-podcliqueset", "/webhooks/validate-podcliqueset"):
+            async with http.post(grove.webhook_url + path, json=review, ssl=False) as resp:
+                assert resp.status == 200
+    async with http.post(grove.webhook_url + "/webhooks/validate-podcliqueset", json={}, ssl=False) as resp:
+        # HTTP 200 as for every answer; the AdmissionReview says the webhook could not read the request.
+        assert resp.status == 200
+        assert (await resp.json())["response"]["status"]["code"] == 400
+
+
+async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
+    grove: Any, stack: Any, namespace: str, client: Client, http: aiohttp.ClientSession
+) -> None:
+    await _exercise(grove, namespace, client, http)
+    operator = await scrape(http, grove.metrics_url)
+    extender = await scrape(http, stack.extender_metrics_url)
+    exposed = exposed_metrics(operator, extender)
+
+    # The webhook's verdicts: the valid object allowed, the invalid one denied, the unreadable one errored.
+    verdicts = {
+        (dict(k)["webhook"], dict(k)["result"]): v
+        for k, v in samples(operator)["grove_webhook_admission_responses_total"].items()
+    }
+    assert verdicts == {
+        ("/webhooks/default-podcliqueset", "allowed"): 2,
+        ("/webhooks/validate-podcliqueset", "allowed"): 1,
+        ("/webhooks/validate-podcliqueset", "denied"): 1,
+        ("/webhooks/validate-podcliqueset", "error"): 1,
+    }
+
+    queries = dashboard_queries() + rule_queries()
+    assert check(queries, exposed) == []
+
+    # The check catches what a rename breaks: a metric, a label in a matcher, in a grouping, in an annotation.
+    for broken in (
+        "sum(rate(controller_runtime_reconcile_totals[5m]))",
+        'workqueue_depth{controller_name="x"}',
+        "sum by (controler) (rate(controller_runtime_reconcile_total[5m]))",
+        "grove_podclique_spec_replicas / on (namespace, nme) grove_podclique_min_available",
+    ):
+        assert check([Query("broken", broken, parse(broken))], exposed), broken
+    expr = "sum by (controller) (rate(controller_runtime_reconcile_total[5m]))"
+    assert check([Query("broken", expr, parse(expr), annotation_labels={"verb"})], exposed)
+
+    # docs/observability.md: one row per metric family, with its type and labels.
+    documented: dict[str, tuple[str, set[str]]] = {}
+    for line in DOCS.read_text().splitlines():
+        m = DOC_ROW.match(line)
+        if m:
+            labels = {x.strip(" `") for x in m["labels"].split(",") if x.strip(" `")}
+            documented[m["name"]] = (m["type"], labels)
+    families = {
+        name: info
+        for name, info in exposed_families(operator, extender).items()
+        if not name.startswith(GENERIC) and not name.endswith("_created")
+    }
+    assert sorted(set(families) - set(documented)) == [], "exposed but not documented"
+    assert sorted(set(documented) - set(families)) == [], "documented but not exposed"
+    for name, (kind, labels) in families.items():
+        doc_kind, doc_labels = documented[name]
+        assert doc_kind == kind, f"{name}: documented as {doc_kind}, exposed as {kind}"
+        if labels is not None:
+            assert doc_labels == labels, f"{name}: documented labels {doc_labels}, exposed {labels}"
