@@ -111,6 +111,7 @@ async def test_operator_killed_at_20_points_converges_exactly(
         dev.call(unsubscribe)
     report = f"seed {SEED}, gaps {gaps}; " + "; ".join(per_phase) + "\n  " + "\n  ".join(killer.kills)
     assert len(killer.kills) == KILLS, report
+    await ledger.settle(timeout)
     problems = ledger.problems(PHASES, namespace)
     assert problems == [], report + "\n" + "\n".join(problems)
     print(report)

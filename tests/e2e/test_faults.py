@@ -111,6 +111,7 @@ async def test_watch_loss_and_forced_410s(
     finally:
         dev.call(unsubscribe)
     assert breaker.drops >= 8 and breaker.expiries >= 4, (breaker.drops, breaker.expiries)
+    await breaker.ledger.settle(timeout)
     problems = breaker.ledger.problems(PHASES, namespace)
     assert problems == [], "\n".join(problems)
 
@@ -186,6 +187,7 @@ async def test_conflicts_and_a_concurrent_writer(
         await bumper
         injector.enabled = False
     assert injector.injected >= 20, injector.injected
+    await ledger.settle(timeout)
     problems = ledger.problems(PHASES, namespace)
     assert problems == [], "\n".join(problems)
     print(
@@ -215,6 +217,7 @@ async def test_five_percent_of_requests_fail_with_500(
         await run_phases(client, namespace, timeout)
     finally:
         dev.reset_faults()
+    await ledger.settle(timeout)
     problems = ledger.problems(PHASES, namespace)
     assert problems == [], "\n".join(problems)
     print(
