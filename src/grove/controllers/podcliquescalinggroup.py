@@ -7,7 +7,7 @@ member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member stick
 above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
 replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
 Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached,
-observedGeneration, lastErrors.
+currentPodCliqueSetGenerationHash, observedGeneration, lastErrors.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from grove.api import labels
-from grove.api.hashing import pod_template_hash
+from grove.api.hashing import pod_template_hash, podcliqueset_generation_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
@@ -162,7 +162,7 @@ class ScalingGroupController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        await self._write_status(obj, replicas, errors)
+        await self._write_status(obj, replicas, errors, podcliqueset_generation_hash(pcs))
         if failure is not None:
             raise failure
         return None
@@ -223,7 +223,7 @@ class ScalingGroupController:
         log.info("pcsg.replicas_recreated", pcsg=name_of(obj), replicas=stale)
 
     async def _write_status(
-        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord]
+        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord], generation_hash: str
     ) -> None:
         spec = obj.get("spec") or {}
         want = int(spec.get("replicas") or 0)
@@ -262,6 +262,9 @@ class ScalingGroupController:
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
+        if all(replicas[j].updated for j in range(want)):
+            # Every member runs the templates of this PodCliqueSet generation (upstream's field).
+            desired["currentPodCliqueSetGenerationHash"] = generation_hash
         patch = status_patch(obj, desired)
         if patch is None:
             return
@@ -325,9 +328,11 @@ def _converged(member: Obj, pcsg: str, expected_hashes: dict[str, str]) -> bool:
     """The member runs its clique's current pod template on all its pods."""
     clique = _member_clique(pcsg, member)
     status = member.get("status") or {}
-    return labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique) and status.get(
-        "updatedReplicas"
-    ) == status.get("replicas")
+    return (
+        labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique)
+        and status.get("observedGeneration") == generation_of(member)  # counts of the current spec
+        and status.get("updatedReplicas") == status.get("replicas")
+    )
 
 
 def _group_name(obj: Obj) -> str | None:

@@ -346,9 +346,9 @@ class PodCliqueSetController:
     async def _write_status(
         self, obj: Obj, pcs: PodCliqueSet, view: PcsView, errors: list[ErrorRecord]
     ) -> None:
-        states = self._replica_states(obj, pcs)
-        generation = generation_of(obj)
         generation_hash = podcliqueset_generation_hash(pcs)
+        states = self._replica_states(obj, pcs, generation_hash)
+        generation = generation_of(obj)
         wanted = [condition(cond.CONDITION_SPEC_VALID, True, cond.REASON_SPEC_VALID, "", generation)]
         if view.topology_name is not None:
             if view.topology is None:
@@ -386,7 +386,7 @@ class PodCliqueSetController:
         except NotFound:
             return
 
-    def _replica_states(self, obj: Obj, pcs: PodCliqueSet) -> list[ReplicaState]:
+    def _replica_states(self, obj: Obj, pcs: PodCliqueSet, generation_hash: str) -> list[ReplicaState]:
         """Per replica: available (every standalone PodClique has minAvailable ready pods, every scaling
         group minAvailable available replicas), updated (all of them run the current templates), scheduled
         (some pod is), and the updated/total counts of PodCliques and scaling groups."""
@@ -410,9 +410,12 @@ class PodCliqueSetController:
                 min_available = spec.get("minAvailable") or spec.get("replicas") or 0
                 if int(status.get("readyReplicas") or 0) < int(min_available):
                     ok = False
-                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name] and int(
-                    status.get("updatedReplicas") or 0
-                ) >= int(spec.get("replicas") or 0):
+                # Counts written from a view older than the current spec (and template hash) prove nothing.
+                if (
+                    labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name]
+                    and status.get("observedGeneration") == generation_of(pclq)
+                    and int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0)
+                ):
                     pclqs_updated += 1
             for group in t.pod_clique_scaling_groups:
                 pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
@@ -423,7 +426,10 @@ class PodCliqueSetController:
                 scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
                 if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
                     ok = False
-                if int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0):
+                # The group vouches for the templates it converged to (its counts may predate them).
+                if status.get("currentPodCliqueSetGenerationHash") == generation_hash and int(
+                    status.get("updatedReplicas") or 0
+                ) >= int(spec.get("replicas") or 0):
                     pcsgs_updated += 1
             available = ok
             groups = len(t.pod_clique_scaling_groups)
