@@ -33,6 +33,12 @@ REASON_INSUFFICIENT_READY_PODS: Final = "InsufficientReadyPods"
 REASON_SUFFICIENT_READY_PODS: Final = "SufficientReadyPods"
 REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "InsufficientAvailablePodCliqueScalingGroupReplicas"
 REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "SufficientAvailablePodCliqueScalingGroupReplicas"
+REASON_UPDATE_IN_PROGRESS: Final = "UpdateInProgress"
+"""MinAvailableBreached is Unknown while a rolling update replaces the replica (gang termination waits)."""
+CONDITION_HEALTHY_STATE_OBSERVED: Final = "HealthyStateObserved"
+"""Scaling group condition, set once and never removed: the group once met minAvailable (later upstream's
+durable marker; its breach condition's history is lost every time an update turns it Unknown)."""
+REASON_HEALTHY_STATE_OBSERVED: Final = "HealthyStateObserved"
 
 # status.lastErrors codes.
 ERR_INVALID_SPEC: Final = "ERR_INVALID_PODCLIQUESET_SPEC"

@@ -6,8 +6,9 @@ the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* 
 member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
 above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
 replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
-Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached,
-currentPodCliqueSetGenerationHash, observedGeneration, lastErrors.
+Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached
+(Unknown while a rolling update replaces the PodCliqueSet replica), HealthyStateObserved (set once the group
+first meets minAvailable), currentPodCliqueSetGenerationHash, observedGeneration, lastErrors.
 """
 
 from __future__ import annotations
@@ -75,6 +76,15 @@ def member_replica_index(pclq: Obj) -> int | None:
 def _condition_true(obj: Obj, type_: str) -> bool:
     c = find_condition((obj.get("status") or {}).get("conditions"), type_)
     return c is not None and c.get("status") == "True"
+
+
+def _condition_false(obj: Obj, type_: str) -> bool:
+    c = find_condition((obj.get("status") or {}).get("conditions"), type_)
+    return c is not None and c.get("status") == "False"
+
+
+def _pcs_replica(obj: Obj) -> int:
+    return int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
 
 
 def _ready_enough(pclq: Obj) -> bool:
@@ -150,6 +160,7 @@ class ScalingGroupController:
             if not metadata(m).get("deletionTimestamp")
         ]
         replicas = _group_replicas(obj, pcs, config.clique_names, members)
+        updating = updating_replica(pcs_obj, pcs) == _pcs_replica(obj)
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
         try:
@@ -162,7 +173,7 @@ class ScalingGroupController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        await self._write_status(obj, replicas, errors, podcliqueset_generation_hash(pcs))
+        await self._write_status(obj, replicas, errors, updating, podcliqueset_generation_hash(pcs))
         if failure is not None:
             raise failure
         return None
@@ -171,7 +182,7 @@ class ScalingGroupController:
         """Members of replicas below spec.replicas exist; others are deleted. With RollingRecreate an
         existing member is not patched: it keeps its template until the rolling update recreates it."""
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
-        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        i = _pcs_replica(obj)
         ns = namespace_of(obj)
         owner = controller_ref(PODCLIQUESCALINGGROUPS, obj)
         config = pcs.spec.template.scaling_group(group)
@@ -203,8 +214,7 @@ class ScalingGroupController:
         replicas: dict[int, _GroupReplica],
     ) -> None:
         """Recreate outdated group replicas while this PodCliqueSet replica is the one being updated."""
-        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
-        if updating_replica(pcs_obj, pcs) != i:
+        if updating_replica(pcs_obj, pcs) != _pcs_replica(obj):
             return
         spec = obj.get("spec") or {}
         stale = outdated_group_replicas(
@@ -223,7 +233,12 @@ class ScalingGroupController:
         log.info("pcsg.replicas_recreated", pcsg=name_of(obj), replicas=stale)
 
     async def _write_status(
-        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord], generation_hash: str
+        self,
+        obj: Obj,
+        replicas: dict[int, _GroupReplica],
+        errors: list[ErrorRecord],
+        updating: bool,
+        generation_hash: str,
     ) -> None:
         spec = obj.get("spec") or {}
         want = int(spec.get("replicas") or 0)
@@ -234,8 +249,16 @@ class ScalingGroupController:
         healthy = sum(1 for r in replicas.values() if r.healthy)
         generation = generation_of(obj)
         breached = healthy < min_available
-        wanted = [
-            condition(
+        if updating:
+            breach = condition(
+                cond.CONDITION_MIN_AVAILABLE_BREACHED,
+                "Unknown",
+                cond.REASON_UPDATE_IN_PROGRESS,
+                "A rolling update is replacing this PodCliqueSet replica",
+                generation,
+            )
+        else:
+            breach = condition(
                 cond.CONDITION_MIN_AVAILABLE_BREACHED,
                 breached,
                 cond.REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS
@@ -244,8 +267,17 @@ class ScalingGroupController:
                 f"{healthy} of {want} replicas meet minAvailable, {min_available} required",
                 generation,
             )
-        ]
         current = obj.get("status") or {}
+        wanted = [breach]
+        if not updating and not breached and available >= min_available:
+            wanted.append(
+                condition(
+                    cond.CONDITION_HEALTHY_STATE_OBSERVED,
+                    True,
+                    cond.REASON_HEALTHY_STATE_OBSERVED,
+                    f"{available} of {want} replicas were available, {min_available} required",
+                )
+            )
         if int(current.get("scheduledReplicas") or 0) > 0 and scheduled == 0:
             self.recorder.warning(
                 obj, reasons.ALL_SCHEDULED_REPLICAS_LOST, "All scheduled replicas were lost"
@@ -280,7 +312,8 @@ class _GroupReplica:
 
     members: list[Obj]
     healthy: bool
-    """All members exist and none has MinAvailableBreached."""
+    """All members exist and each reports MinAvailableBreached False (a member that has not reported yet
+    is not counted: a group must not look healthy, even briefly, before its members are)."""
     scheduled: bool
     available: bool
     updated: bool
@@ -301,7 +334,7 @@ def _group_replicas(
     out: dict[int, _GroupReplica] = {}
     for j, ms in by_replica.items():
         complete = len(ms) == len(clique_names)
-        healthy = complete and not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
+        healthy = complete and all(_condition_false(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
         scheduled = complete and all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms)
         available = scheduled and all(_ready_enough(m) for m in ms)
         updated = complete and all(_converged(m, name_of(obj), hashes) for m in ms)
