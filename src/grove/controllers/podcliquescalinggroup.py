@@ -6,9 +6,11 @@ the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* 
 member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
 above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
 replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
+A group replica whose members stayed below minAvailable for terminationDelay is recreated (gang
+termination, :mod:`.gangtermination`; members come back with the replicas they had).
 Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached
-(Unknown while a rolling update replaces the PodCliqueSet replica), HealthyStateObserved (set once the group
-first meets minAvailable), currentPodCliqueSetGenerationHash, observedGeneration, lastErrors.
+(Unknown while a rolling update replaces the PodCliqueSet replica), GangTerminationInProgress,
+HealthyStateObserved (set once the group first meets minAvailable), observedGeneration, lastErrors.
 """
 
 from __future__ import annotations
@@ -28,6 +30,14 @@ from grove.controllers import reasons
 from grove.controllers.context import Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_podclique
 from grove.controllers.errors import user_error
+from grove.controllers.gangtermination import (
+    GangRecord,
+    ScalingGroupGangTermination,
+    in_progress_condition,
+    read_records,
+    recorded_replicas,
+    replica_recycle,
+)
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
 from grove.controllers.rolling import (
     outdated_group_replicas,
@@ -87,6 +97,15 @@ def _pcs_replica(obj: Obj) -> int:
     return int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
 
 
+def _by_replica(members: list[Obj]) -> dict[int, list[Obj]]:
+    out: dict[int, list[Obj]] = {}
+    for m in members:
+        j = member_replica_index(m)
+        if j is not None:
+            out.setdefault(j, []).append(m)
+    return out
+
+
 def _ready_enough(pclq: Obj) -> bool:
     status = pclq.get("status") or {}
     spec = pclq.get("spec") or {}
@@ -113,6 +132,7 @@ class ScalingGroupController:
             deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
             failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,
         )
+        self._gang_termination = ScalingGroupGangTermination(ctx, self.recorder, self._replica_deletes)
 
     def register(self, mgr: Manager, concurrency: int) -> Controller:
         """Declares the controller and its watches on ``mgr``."""
@@ -161,11 +181,21 @@ class ScalingGroupController:
         ]
         replicas = _group_replicas(obj, pcs, config.clique_names, members)
         updating = updating_replica(pcs_obj, pcs) == _pcs_replica(obj)
+        recycle, recreating = replica_recycle(self.ctx, obj, members)
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
+        wait: float | None = None
         try:
-            await self._sync_members(obj, pcs, group, members)
+            await self._sync_members(obj, pcs, group, members, recycle)
             await self._roll(obj, pcs_obj, pcs, config.clique_names, replicas)
+            wait = await self._gang_termination.sync(
+                obj,
+                pcs,
+                _by_replica(members),
+                {j: r.healthy for j, r in replicas.items()},
+                config.clique_names,
+                frozen=updating or recreating,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -173,16 +203,30 @@ class ScalingGroupController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        await self._write_status(obj, replicas, errors, updating, podcliqueset_generation_hash(pcs))
+        await self._write_status(
+            obj,
+            replicas,
+            errors,
+            updating,
+            recycle.at if recycle is not None else None,
+            recreating,
+            podcliqueset_generation_hash(pcs),
+        )
         if failure is not None:
             raise failure
-        return None
+        # A breach waiting on terminationDelay: come back exactly when it is due.
+        return Result(requeue_after=wait) if wait is not None else None
 
-    async def _sync_members(self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj]) -> None:
+    async def _sync_members(
+        self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj], recycle: GangRecord | None
+    ) -> None:
         """Members of replicas below spec.replicas exist; others are deleted. With RollingRecreate an
-        existing member is not patched: it keeps its template until the rolling update recreates it."""
+        existing member is not patched: it keeps its template until the rolling update recreates it. A
+        member recreated after gang termination gets the replicas it had (recorded on the PodCliqueSet or
+        on this group)."""
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
         i = _pcs_replica(obj)
+        group_recycles = read_records(obj)
         ns = namespace_of(obj)
         owner = controller_ref(PODCLIQUESCALINGGROUPS, obj)
         config = pcs.spec.template.scaling_group(group)
@@ -198,7 +242,11 @@ class ScalingGroupController:
                 existing = store.get_by_name(ns, ref.name)
                 if existing is not None and not patch_existing:
                     continue
-                observed_replicas = (existing.get("spec") or {}).get("replicas") if existing else None
+                observed_replicas = (
+                    (existing.get("spec") or {}).get("replicas")
+                    if existing
+                    else recorded_replicas([recycle, group_recycles.get(j)], ref.name)
+                )
                 manifest = build_podclique(pcs, ref, observed_replicas).to_dict()
                 manifest["metadata"]["ownerReferences"] = [owner]
                 desired.append(manifest)
@@ -238,6 +286,8 @@ class ScalingGroupController:
         replicas: dict[int, _GroupReplica],
         errors: list[ErrorRecord],
         updating: bool,
+        recycled_at: str | None,
+        recreating: bool,
         generation_hash: str,
     ) -> None:
         spec = obj.get("spec") or {}
@@ -269,6 +319,15 @@ class ScalingGroupController:
             )
         current = obj.get("status") or {}
         wanted = [breach]
+        flag = in_progress_condition(
+            find_condition(current.get("conditions"), cond.CONDITION_GANG_TERMINATION_IN_PROGRESS),
+            breach["status"],
+            recycled_at,
+            recreating,
+            generation,
+        )
+        if flag is not None:
+            wanted.append(flag)
         if not updating and not breached and available >= min_available:
             wanted.append(
                 condition(
