@@ -162,19 +162,24 @@ async def events(client: Client, namespace: str, reason: str, involved: str) -> 
 
 
 @contextlib.asynccontextmanager
-async def watching_flags(client: Client, namespace: str) -> AsyncIterator[list[tuple[str, str]]]:
-    """Collects (scaling group, GangTerminationInProgress status) from every change a watch delivers."""
+async def watching_flags(
+    client: Client, namespace: str, wait_for: Any
+) -> AsyncIterator[list[tuple[str, str]]]:
+    """Collects (scaling group, GangTerminationInProgress status or "") from every change a watch delivers;
+    entered once the watch has delivered the groups as they are."""
     seen: list[tuple[str, str]] = []
 
     async def run() -> None:
         async with client.watch(PODCLIQUESCALINGGROUPS, namespace) as stream:
             async for event in stream:
+                if event.type not in ("ADDED", "MODIFIED"):
+                    continue  # bookmarks
                 flag = condition_of(event.object, cond.CONDITION_GANG_TERMINATION_IN_PROGRESS)
-                if flag is not None:
-                    seen.append((event.object["metadata"]["name"], flag["status"]))
+                seen.append((event.object["metadata"]["name"], flag["status"] if flag else ""))
 
     task = asyncio.create_task(run())
     try:
+        await wait_for(lambda: seen, message="watch of the scaling groups started")
         yield seen
     finally:
         task.cancel()
@@ -275,7 +280,7 @@ async def test_standalone_breach_recycles_the_whole_podcliqueset_replica(
         "service": (await client.get(SERVICES, f"{name}-0", namespace))["metadata"]["uid"],
     }
 
-    async with watching_flags(client, namespace) as flags:
+    async with watching_flags(client, namespace, wait_for) as flags:
         failed = {await node_of_a_pod(client, namespace, f"{name}-0-frontend")}
         nodes.fail(next(iter(failed)))
         await wait_for(
@@ -412,7 +417,7 @@ async def test_a_scaling_group_below_its_min_available_recycles_the_podcliqueset
 
     # Its only replica loses its worker: the group itself is below minAvailable, so the PodCliqueSet
     # replica is recycled (the group cannot do it on its own).
-    async with watching_flags(client, namespace) as flags:
+    async with watching_flags(client, namespace, wait_for) as flags:
         failed = {await node_of_a_pod(client, namespace, f"{pcsg}-0-worker")}
         nodes.fail(next(iter(failed)))
         await wait_for(

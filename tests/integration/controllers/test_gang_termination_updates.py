@@ -27,6 +27,8 @@ async def test_every_rolling_update_is_in_progress_until_its_pods_are_replaced(
     async def watch_breach() -> None:
         async with client.watch(PODCLIQUESCALINGGROUPS, namespace) as stream:
             async for event in stream:
+                if event.type not in ("ADDED", "MODIFIED"):
+                    continue  # bookmarks
                 c = find_condition(
                     (event.object.get("status") or {}).get("conditions"),
                     cond.CONDITION_MIN_AVAILABLE_BREACHED,
@@ -36,6 +38,7 @@ async def test_every_rolling_update_is_in_progress_until_its_pods_are_replaced(
 
     watcher = asyncio.create_task(watch_breach())
     try:
+        await wait_for(lambda: breach_states, message="watch of the scaling group started")
         for value in ("first", "second"):
             breach_states.clear()
             for clique in manifest["spec"]["template"]["cliques"]:
