@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from grove.api.constants import (
+    CONDITION_GANG_TERMINATION_IN_PROGRESS,
     CONDITION_MIN_AVAILABLE_BREACHED,
     CONDITION_PODCLIQUE_SCHEDULED,
     CONDITION_PODGANG_INITIALIZED,
@@ -13,6 +14,7 @@ from grove.api.constants import (
 )
 
 __all__ = [
+    "CONDITION_GANG_TERMINATION_IN_PROGRESS",
     "CONDITION_MIN_AVAILABLE_BREACHED",
     "CONDITION_PODCLIQUE_SCHEDULED",
     "CONDITION_PODGANG_INITIALIZED",
@@ -33,6 +35,15 @@ REASON_INSUFFICIENT_READY_PODS: Final = "InsufficientReadyPods"
 REASON_SUFFICIENT_READY_PODS: Final = "SufficientReadyPods"
 REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "InsufficientAvailablePodCliqueScalingGroupReplicas"
 REASON_SUFFICIENT_AVAILABLE_PCSG_REPLICAS: Final = "SufficientAvailablePodCliqueScalingGroupReplicas"
+REASON_UPDATE_IN_PROGRESS: Final = "UpdateInProgress"
+"""MinAvailableBreached is Unknown while a rolling update replaces the replica (gang termination waits)."""
+REASON_GANG_TERMINATION_ACTIVE: Final = "GangTerminationActive"
+REASON_GANG_TERMINATION_COMPLETE: Final = "GangTerminationComplete"
+"""Not in upstream (GangTerminationActive is its only reason): the recycle is over, MinAvailable is met."""
+CONDITION_HEALTHY_STATE_OBSERVED: Final = "HealthyStateObserved"
+"""Scaling group condition, set once and never removed: the group once met minAvailable (later upstream's
+durable marker; its breach condition's history is lost every time an update turns it Unknown)."""
+REASON_HEALTHY_STATE_OBSERVED: Final = "HealthyStateObserved"
 
 # status.lastErrors codes.
 ERR_INVALID_SPEC: Final = "ERR_INVALID_PODCLIQUESET_SPEC"

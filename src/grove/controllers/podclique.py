@@ -6,9 +6,10 @@ Per PodClique (upstream ``internal/controller/podclique``, reference §3.3-3.4):
    slow-start batches 1, 2, 4, ...) or delete the surplus in upstream's deletion order;
 2. gates: remove Grove's scheduling gate (only that one) from pods listed in their PodGang's pod group once
    the PodGang is Initialized, and for scaled gangs once every pod group of the base gang is scheduled;
-3. status: counts, conditions PodCliqueScheduled and MinAvailableBreached, hpaPodSelector (standalone
-   PodCliques), observedGeneration, lastErrors; written only when it changed and only from a reconcile that
-   made no other write (the events of those writes bring a fresher view at once).
+3. status: counts, conditions PodCliqueScheduled and MinAvailableBreached (Unknown while a rolling update
+   replaces its PodCliqueSet replica, so gang termination leaves the update alone), hpaPodSelector
+   (standalone PodCliques), observedGeneration, lastErrors; written only when it changed and only from a
+   reconcile that made no other write (the events of those writes bring a fresher view at once).
 
 Pods are read from the cache by owner UID; expectations (UID-tracked for deletes) cover the window between a
 write and the cache seeing it, so a lagging cache never leads to a duplicate pod or a double delete.
@@ -28,7 +29,13 @@ from grove.api.podclique import PodClique
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
-from grove.controllers.context import BASE_PODGANG_INDEX, Context, controller_ref, owner_pcs
+from grove.controllers.context import (
+    BASE_PODGANG_INDEX,
+    PART_OF_INDEX,
+    Context,
+    controller_ref,
+    owner_pcs,
+)
 from grove.controllers.desired import PodCliqueRef, build_pod, podclique_ref
 from grove.controllers.errors import user_error
 from grove.controllers.pods import (
@@ -129,7 +136,7 @@ class PodCliqueController:
                 c.podgangs, _podgang_to_pclqs, FuncPredicate(update=_gang_changed, delete=lambda _: False)
             )
             .watches(c.pclq, self._base_member_to_scaled, FuncPredicate(update=_scheduled_changed))
-            .watches(c.pcs, self._pcs_to_standalone, FuncPredicate(update=update_progress_changed))
+            .watches(c.pcs, self._pcs_to_pclqs, FuncPredicate(update=update_progress_changed))
         )
 
     def _pod_added(self, pod: Obj, is_initial_list: bool) -> None:
@@ -149,12 +156,14 @@ class PodCliqueController:
         if key is not None:
             self.expectations.deletion_observed_uid(key, uid_of(pod))
 
-    def _pcs_to_standalone(self, pcs: Obj) -> Iterable[Request]:
-        """A rolling update moved on: the standalone PodCliques may have pods to replace."""
+    def _pcs_to_pclqs(self, pcs: Obj) -> Iterable[Request]:
+        """A rolling update moved on: standalone PodCliques may have pods to replace, and the breach
+        condition of every PodClique of the replicas it left or entered changes."""
         ns = namespace_of(pcs)
         return [
             Request(ns, name_of(p))
-            for p in self.ctx.caches.pclq.store.by_index(CONTROLLER_UID_INDEX, uid_of(pcs))
+            for p in self.ctx.caches.pclq.store.by_index(PART_OF_INDEX, name_of(pcs))
+            if namespace_of(p) == ns
         ]
 
     def _base_member_to_scaled(self, pclq: Obj) -> Iterable[Request]:
@@ -208,7 +217,13 @@ class PodCliqueController:
         if failure is None and (wrote or waiting):
             # The watch events of our own writes are on their way and bring a fresher view.
             return Result(requeue_after=EXPECTATIONS_RECHECK) if waiting else None
-        await self._write_status(obj, pclq, pods, errors)
+        updating = (
+            pcs is not None
+            and ref is not None
+            and pcs_obj is not None
+            and updating_replica(pcs_obj, pcs) == ref.replica
+        )
+        await self._write_status(obj, pclq, pods, errors, updating)
         if failure is not None:
             raise failure
         return None
@@ -371,7 +386,7 @@ class PodCliqueController:
     # ---- status ------------------------------------------------------------------------------------------
 
     async def _write_status(
-        self, obj: Obj, pclq: PodClique, pods: list[Obj], errors: list[ErrorRecord]
+        self, obj: Obj, pclq: PodClique, pods: list[Obj], errors: list[ErrorRecord], updating: bool
     ) -> None:
         counts = count_pods(pods, labels_of(obj).get(labels.POD_TEMPLATE_HASH))
         min_available = pclq.spec.min_available or pclq.spec.replicas
@@ -386,7 +401,15 @@ class PodCliqueController:
                 f"{counts.scheduled} of {min_available} required pods scheduled",
                 generation,
             ),
-            _breach_condition(counts.scheduled, counts.available, min_available, generation),
+            _breach_condition(counts.scheduled, counts.available, min_available, generation)
+            if not updating
+            else condition(
+                cond.CONDITION_MIN_AVAILABLE_BREACHED,
+                "Unknown",
+                cond.REASON_UPDATE_IN_PROGRESS,
+                "A rolling update is replacing this PodCliqueSet replica",
+                generation,
+            ),
         ]
         current = obj.get("status") or {}
         now = now_rfc3339()

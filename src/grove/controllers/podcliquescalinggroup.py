@@ -6,8 +6,11 @@ the group, built from the owning PodCliqueSet's templates with the GROVE_PCSG_* 
 member keeps its own ``spec.replicas``: ``kubectl scale pclq`` on a member sticks); members of replicas at or
 above ``spec.replicas`` are deleted. Under RollingRecreate existing members are not patched: outdated group
 replicas are recreated as units while their PodCliqueSet replica is being updated (:mod:`.rolling`).
-Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached,
-observedGeneration, lastErrors.
+A group replica whose members stayed below minAvailable for terminationDelay is recreated (gang
+termination, :mod:`.gangtermination`; members come back with the replicas they had).
+Status: replicas, scheduledReplicas, availableReplicas, updatedReplicas, selector, MinAvailableBreached
+(Unknown while a rolling update replaces the PodCliqueSet replica), GangTerminationInProgress,
+HealthyStateObserved (set once the group first meets minAvailable), observedGeneration, lastErrors.
 """
 
 from __future__ import annotations
@@ -20,13 +23,21 @@ from typing import Any
 import structlog
 
 from grove.api import labels
-from grove.api.hashing import pod_template_hash
+from grove.api.hashing import pod_template_hash, podcliqueset_generation_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.controllers import conditions as cond
 from grove.controllers import reasons
 from grove.controllers.context import Context, controller_ref, owner_pcs
 from grove.controllers.desired import PodCliqueRef, build_podclique
 from grove.controllers.errors import user_error
+from grove.controllers.gangtermination import (
+    GangRecord,
+    ScalingGroupGangTermination,
+    in_progress_condition,
+    read_records,
+    recorded_replicas,
+    replica_recycle,
+)
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESCALINGGROUPS
 from grove.controllers.rolling import (
     outdated_group_replicas,
@@ -77,6 +88,24 @@ def _condition_true(obj: Obj, type_: str) -> bool:
     return c is not None and c.get("status") == "True"
 
 
+def _condition_false(obj: Obj, type_: str) -> bool:
+    c = find_condition((obj.get("status") or {}).get("conditions"), type_)
+    return c is not None and c.get("status") == "False"
+
+
+def _pcs_replica(obj: Obj) -> int:
+    return int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+
+
+def _by_replica(members: list[Obj]) -> dict[int, list[Obj]]:
+    out: dict[int, list[Obj]] = {}
+    for m in members:
+        j = member_replica_index(m)
+        if j is not None:
+            out.setdefault(j, []).append(m)
+    return out
+
+
 def _ready_enough(pclq: Obj) -> bool:
     status = pclq.get("status") or {}
     spec = pclq.get("spec") or {}
@@ -104,6 +133,7 @@ class ScalingGroupController:
             deleted_reason=reasons.PODCLIQUE_DELETE_SUCCESSFUL,
             failed_reason=reasons.PODCLIQUE_CREATE_OR_UPDATE_FAILED,
         )
+        self._gang_termination = ScalingGroupGangTermination(ctx, self.recorder, self._replica_deletes)
 
     def register(self, mgr: Manager, concurrency: int) -> Controller:
         """Declares the controller and its watches on ``mgr``."""
@@ -151,11 +181,22 @@ class ScalingGroupController:
             if not metadata(m).get("deletionTimestamp")
         ]
         replicas = _group_replicas(obj, pcs, config.clique_names, members)
+        updating = updating_replica(pcs_obj, pcs) == _pcs_replica(obj)
+        recycle, recreating = replica_recycle(self.ctx, obj, members)
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
+        wait: float | None = None
         try:
-            await self._sync_members(obj, pcs, group, members)
+            await self._sync_members(obj, pcs, group, members, recycle)
             await self._roll(obj, pcs_obj, pcs, config.clique_names, replicas)
+            wait = await self._gang_termination.sync(
+                obj,
+                pcs,
+                _by_replica(members),
+                {j: r.healthy for j, r in replicas.items()},
+                config.clique_names,
+                frozen=updating or recreating,
+            )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -163,16 +204,30 @@ class ScalingGroupController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        await self._write_status(obj, replicas, errors)
+        await self._write_status(
+            obj,
+            replicas,
+            errors,
+            updating,
+            recycle.at if recycle is not None else None,
+            recreating,
+            podcliqueset_generation_hash(pcs),
+        )
         if failure is not None:
             raise failure
-        return None
+        # A breach waiting on terminationDelay: come back exactly when it is due.
+        return Result(requeue_after=wait) if wait is not None else None
 
-    async def _sync_members(self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj]) -> None:
+    async def _sync_members(
+        self, obj: Obj, pcs: PodCliqueSet, group: str, members: list[Obj], recycle: GangRecord | None
+    ) -> None:
         """Members of replicas below spec.replicas exist; others are deleted. With RollingRecreate an
-        existing member is not patched: it keeps its template until the rolling update recreates it."""
+        existing member is not patched: it keeps its template until the rolling update recreates it. A
+        member recreated after gang termination gets the replicas it had (recorded on the PodCliqueSet or
+        on this group)."""
         replicas = int((obj.get("spec") or {}).get("replicas") or 0)
-        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
+        i = _pcs_replica(obj)
+        group_recycles = read_records(obj)
         ns = namespace_of(obj)
         owner = controller_ref(PODCLIQUESCALINGGROUPS, obj)
         config = pcs.spec.template.scaling_group(group)
@@ -188,7 +243,11 @@ class ScalingGroupController:
                 existing = store.get_by_name(ns, ref.name)
                 if existing is not None and not patch_existing:
                     continue
-                observed_replicas = (existing.get("spec") or {}).get("replicas") if existing else None
+                observed_replicas = (
+                    (existing.get("spec") or {}).get("replicas")
+                    if existing
+                    else recorded_replicas([recycle, group_recycles.get(j)], ref.name)
+                )
                 manifest = build_podclique(pcs, ref, observed_replicas).to_dict()
                 manifest["metadata"]["ownerReferences"] = [owner]
                 desired.append(manifest)
@@ -204,8 +263,7 @@ class ScalingGroupController:
         replicas: dict[int, _GroupReplica],
     ) -> None:
         """Recreate outdated group replicas while this PodCliqueSet replica is the one being updated."""
-        i = int(labels_of(obj).get(labels.PCS_REPLICA_INDEX, "0"))
-        if updating_replica(pcs_obj, pcs) != i:
+        if updating_replica(pcs_obj, pcs) != _pcs_replica(obj):
             return
         spec = obj.get("spec") or {}
         stale = outdated_group_replicas(
@@ -224,7 +282,14 @@ class ScalingGroupController:
         log.info("pcsg.replicas_recreated", pcsg=name_of(obj), replicas=stale)
 
     async def _write_status(
-        self, obj: Obj, replicas: dict[int, _GroupReplica], errors: list[ErrorRecord]
+        self,
+        obj: Obj,
+        replicas: dict[int, _GroupReplica],
+        errors: list[ErrorRecord],
+        updating: bool,
+        recycled_at: str | None,
+        recreating: bool,
+        generation_hash: str,
     ) -> None:
         spec = obj.get("spec") or {}
         want = int(spec.get("replicas") or 0)
@@ -235,8 +300,16 @@ class ScalingGroupController:
         healthy = sum(1 for r in replicas.values() if r.healthy)
         generation = generation_of(obj)
         breached = healthy < min_available
-        wanted = [
-            condition(
+        if updating:
+            breach = condition(
+                cond.CONDITION_MIN_AVAILABLE_BREACHED,
+                "Unknown",
+                cond.REASON_UPDATE_IN_PROGRESS,
+                "A rolling update is replacing this PodCliqueSet replica",
+                generation,
+            )
+        else:
+            breach = condition(
                 cond.CONDITION_MIN_AVAILABLE_BREACHED,
                 breached,
                 cond.REASON_INSUFFICIENT_AVAILABLE_PCSG_REPLICAS
@@ -245,8 +318,26 @@ class ScalingGroupController:
                 f"{healthy} of {want} replicas meet minAvailable, {min_available} required",
                 generation,
             )
-        ]
         current = obj.get("status") or {}
+        wanted = [breach]
+        flag = in_progress_condition(
+            find_condition(current.get("conditions"), cond.CONDITION_GANG_TERMINATION_IN_PROGRESS),
+            breach["status"],
+            recycled_at,
+            recreating,
+            generation,
+        )
+        if flag is not None:
+            wanted.append(flag)
+        if not updating and not breached and available >= min_available:
+            wanted.append(
+                condition(
+                    cond.CONDITION_HEALTHY_STATE_OBSERVED,
+                    True,
+                    cond.REASON_HEALTHY_STATE_OBSERVED,
+                    f"{available} of {want} replicas were available, {min_available} required",
+                )
+            )
         if int(current.get("scheduledReplicas") or 0) > 0 and scheduled == 0:
             self.recorder.warning(
                 obj, reasons.ALL_SCHEDULED_REPLICAS_LOST, "All scheduled replicas were lost"
@@ -263,6 +354,9 @@ class ScalingGroupController:
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
+        if all(replicas[j].updated for j in range(want)):
+            # Every member runs the templates of this PodCliqueSet generation (upstream's field).
+            desired["currentPodCliqueSetGenerationHash"] = generation_hash
         patch = status_patch(obj, desired)
         if patch is None:
             return
@@ -278,7 +372,8 @@ class _GroupReplica:
 
     members: list[Obj]
     healthy: bool
-    """All members exist and none has MinAvailableBreached."""
+    """All members exist and each reports MinAvailableBreached False (a member that has not reported yet
+    is not counted: a group must not look healthy, even briefly, before its members are)."""
     scheduled: bool
     available: bool
     updated: bool
@@ -299,7 +394,7 @@ def _group_replicas(
     out: dict[int, _GroupReplica] = {}
     for j, ms in by_replica.items():
         complete = len(ms) == len(clique_names)
-        healthy = complete and not any(_condition_true(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
+        healthy = complete and all(_condition_false(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
         scheduled = complete and all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms)
         available = scheduled and all(_ready_enough(m) for m in ms)
         updated = complete and all(_converged(m, name_of(obj), hashes) for m in ms)
@@ -326,9 +421,11 @@ def _converged(member: Obj, pcsg: str, expected_hashes: dict[str, str]) -> bool:
     """The member runs its clique's current pod template on all its pods."""
     clique = _member_clique(pcsg, member)
     status = member.get("status") or {}
-    return labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique) and status.get(
-        "updatedReplicas"
-    ) == status.get("replicas")
+    return (
+        labels_of(member).get(labels.POD_TEMPLATE_HASH) == expected_hashes.get(clique)
+        and status.get("observedGeneration") == generation_of(member)  # counts of the current spec
+        and status.get("updatedReplicas") == status.get("replicas")
+    )
 
 
 def _group_name(obj: Obj) -> str | None:

@@ -9,7 +9,9 @@ Per PodCliqueSet (upstream ``internal/controller/podcliqueset``, reference §3.1
    and PodGangs; those of replicas at or above ``spec.replicas`` are deleted. A PodClique's or scaling
    group's ``spec.replicas`` belongs to it once it exists (``kubectl scale`` and HPAs change it), so it is
    never reset to the template;
-3. status: replicas, availableReplicas, updatedReplicas, hpaPodSelector, currentGenerationHash,
+3. gang termination of replicas whose minAvailable stayed breached for terminationDelay
+   (:mod:`.gangtermination`): their PodCliques are deleted and recreated with the replicas they had;
+4. status: replicas, availableReplicas, updatedReplicas, hpaPodSelector, currentGenerationHash,
    observedGeneration, conditions, lastErrors, written only when it changed.
 
 Everything created carries a controller ownerReference to the PodCliqueSet, so deleting it removes
@@ -46,6 +48,12 @@ from grove.controllers.desired.rbac import (
     build_token_secret,
 )
 from grove.controllers.errors import user_error
+from grove.controllers.gangtermination import (
+    RECORD_ANNOTATION_PREFIX,
+    ReplicaGangTermination,
+    recorded_replicas,
+    replica_record,
+)
 from grove.controllers.pcsview import PcsView
 from grove.controllers.podgangs import initialized_status, plan_gangs
 from grove.controllers.pods import is_terminating
@@ -78,6 +86,7 @@ from grove.runtime.informer import FuncHandler
 from grove.runtime.manager import Manager
 from grove.runtime.meta import (
     Obj,
+    annotations_of,
     generation_of,
     labels_of,
     metadata,
@@ -129,6 +138,7 @@ class PodCliqueSetController:
             deleted_reason=reasons.PCSG_DELETE_SUCCESSFUL,
             failed_reason=reasons.PCSG_CREATE_OR_UPDATE_FAILED,
         )
+        self._gang_termination = ReplicaGangTermination(ctx, self.recorder)
         self._gangs = ChildKind(
             PODGANGS,
             c.podgangs,
@@ -157,8 +167,10 @@ class PodCliqueSetController:
         )
         only_deletes = FuncPredicate(create=lambda _: False, update=lambda _o, _n: False)
         # Deletes of what it created, or of objects that stood in the way (a previous incarnation's).
-        for informer in (c.services, c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
+        for informer in (c.hpas, c.service_accounts, c.roles, c.role_bindings, c.secrets):
             controller.watches(informer, _to_pcs, only_deletes)
+        # Services also when created, and when a gang termination record on them changes.
+        controller.watches(c.services, _to_pcs, FuncPredicate(update=_records_changed))
         return controller
 
     def _topology_to_pcs(self, ct: Obj) -> Iterable[Request]:
@@ -185,13 +197,17 @@ class PodCliqueSetController:
         pcs = view.model
         errors: list[ErrorRecord] = []
         failure: BaseException | None = None
-        steps: tuple[Callable[[], Awaitable[None]], ...] = (
+        steps: tuple[Callable[[], Awaitable[float | None]], ...] = (
             lambda: self._sync_identity(obj),
             lambda: self._sync_replicas(obj, pcs, view),
+            lambda: self._gang_termination.sync(obj, pcs),
         )
+        waits: list[float] = []
         for step in steps:
             try:
-                await step()
+                wait = await step()
+                if wait is not None:
+                    waits.append(wait)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -202,7 +218,8 @@ class PodCliqueSetController:
         await self._write_status(obj, pcs, view, errors)
         if failure is not None:
             raise failure
-        return None
+        # A breach waiting on terminationDelay: come back exactly when it is due.
+        return Result(requeue_after=min(waits)) if waits else None
 
     async def _sync_identity(self, obj: Obj) -> None:
         ns, name = namespace_of(obj), name_of(obj)
@@ -234,7 +251,13 @@ class PodCliqueSetController:
             for clique in t.standalone_cliques():
                 ref = PodCliqueRef(pcs.metadata.name, i, clique.name)
                 existing = c.pclq.store.get_by_name(ns, ref.name)
-                pclq = build_podclique(pcs, ref, _observed_replicas(existing)).to_dict()
+                # Recreated after gang termination: with the replicas it had (upstream #826 loses them).
+                observed = (
+                    _observed_replicas(existing)
+                    if existing is not None
+                    else recorded_replicas([replica_record(self.ctx, ns, pcs.metadata.name, i)], ref.name)
+                )
+                pclq = build_podclique(pcs, ref, observed).to_dict()
                 pclq["metadata"]["ownerReferences"] = [owner]
                 pclqs.append(pclq)
             for group in t.pod_clique_scaling_groups:
@@ -348,9 +371,9 @@ class PodCliqueSetController:
     async def _write_status(
         self, obj: Obj, pcs: PodCliqueSet, view: PcsView, errors: list[ErrorRecord]
     ) -> None:
-        states = self._replica_states(obj, pcs)
-        generation = generation_of(obj)
         generation_hash = podcliqueset_generation_hash(pcs)
+        states = self._replica_states(obj, pcs, generation_hash)
+        generation = generation_of(obj)
         wanted = [condition(cond.CONDITION_SPEC_VALID, True, cond.REASON_SPEC_VALID, "", generation)]
         if view.topology_name is not None:
             if view.topology is None:
@@ -388,7 +411,7 @@ class PodCliqueSetController:
         except NotFound:
             return
 
-    def _replica_states(self, obj: Obj, pcs: PodCliqueSet) -> list[ReplicaState]:
+    def _replica_states(self, obj: Obj, pcs: PodCliqueSet, generation_hash: str) -> list[ReplicaState]:
         """Per replica: available (every standalone PodClique has minAvailable ready pods, every scaling
         group minAvailable available replicas), updated (all of them run the current templates), scheduled
         (some pod is), and the updated/total counts of PodCliques and scaling groups."""
@@ -412,9 +435,12 @@ class PodCliqueSetController:
                 min_available = spec.get("minAvailable") or spec.get("replicas") or 0
                 if int(status.get("readyReplicas") or 0) < int(min_available):
                     ok = False
-                if labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name] and int(
-                    status.get("updatedReplicas") or 0
-                ) >= int(spec.get("replicas") or 0):
+                # Counts written from a view older than the current spec (and template hash) prove nothing.
+                if (
+                    labels_of(pclq).get(labels.POD_TEMPLATE_HASH) == hashes[clique.name]
+                    and status.get("observedGeneration") == generation_of(pclq)
+                    and int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0)
+                ):
                     pclqs_updated += 1
             for group in t.pod_clique_scaling_groups:
                 pcsg = c.pcsg.store.get_by_name(ns, f"{pcs.metadata.name}-{i}-{group.name}")
@@ -425,7 +451,10 @@ class PodCliqueSetController:
                 scheduled = scheduled or int(status.get("scheduledReplicas") or 0) > 0
                 if int(status.get("availableReplicas") or 0) < int(spec.get("minAvailable") or 1):
                     ok = False
-                if int(status.get("updatedReplicas") or 0) >= int(spec.get("replicas") or 0):
+                # The group vouches for the templates it converged to (its counts may predate them).
+                if status.get("currentPodCliqueSetGenerationHash") == generation_hash and int(
+                    status.get("updatedReplicas") or 0
+                ) >= int(spec.get("replicas") or 0):
                     pcsgs_updated += 1
             available = ok
             groups = len(t.pod_clique_scaling_groups)
@@ -466,6 +495,13 @@ def _spec_or_metadata_changed(old: Obj, new: Obj) -> bool:
         or labels_of(old) != labels_of(new)
         or metadata(old).get("annotations") != metadata(new).get("annotations")
     )
+
+
+def _records_changed(old: Obj, new: Obj) -> bool:
+    def records(obj: Obj) -> dict[str, str]:
+        return {k: v for k, v in annotations_of(obj).items() if k.startswith(RECORD_ANNOTATION_PREFIX)}
+
+    return records(old) != records(new)
 
 
 def _became_terminating(old: Obj, new: Obj) -> bool:

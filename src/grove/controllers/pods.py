@@ -148,12 +148,25 @@ class PodCounts:
     gated: int
     updated: int
     available: int
-    """Scheduled pods minus those that failed or started but are not ready (upstream's breach rule)."""
+    """Scheduled pods minus those that failed or started but are not ready (upstream's breach rule), and
+    minus running pods that lost their readiness with their containers started (a node gone silent)."""
 
 
 def _started_not_ready(pod: Mapping[str, Any]) -> bool:
     statuses = (pod.get("status") or {}).get("containerStatuses") or ()
     return any(s.get("started") and not s.get("ready") for s in statuses)
+
+
+def _lost_readiness(pod: Mapping[str, Any]) -> bool:
+    """Running with every container started, yet not Ready: the node stopped vouching for the pod (the node
+    lifecycle controller's MarkPodsNotReady on an unreachable node leaves the container statuses as they
+    were) or a readiness gate is unmet."""
+    status = pod.get("status") or {}
+    statuses = status.get("containerStatuses") or ()
+    if status.get("phase") != "Running" or not statuses or not all(s.get("started") for s in statuses):
+        return False
+    c = _condition(pod, "Ready")
+    return c is not None and c.get("status") != "True"
 
 
 def _last_exit_failed(pod: Mapping[str, Any]) -> bool:
@@ -175,7 +188,7 @@ def count_pods(pods: Iterable[Obj], expected_hash: str | None) -> PodCounts:
             ready += 1
         if is_scheduled(pod):
             scheduled += 1
-            if _last_exit_failed(pod) or _started_not_ready(pod):
+            if _last_exit_failed(pod) or _started_not_ready(pod) or _lost_readiness(pod):
                 unavailable += 1
         elif is_gated(pod):
             gated += 1

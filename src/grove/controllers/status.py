@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from grove.controllers.objdiff import merge_patch
 from grove.runtime.meta import Obj
 
 __all__ = [
@@ -95,8 +96,9 @@ def merge_last_errors(
 def status_patch(obj: Obj, desired: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ``{"status": {...}}`` merge patch of the ``desired`` fields that differ from ``obj.status``.
 
-    Fields of ``desired`` set to None are removed if present; an empty list equals an absent field. Returns
-    None when nothing differs.
+    Fields of ``desired`` set to None are removed if present; an empty list equals an absent field; a
+    nested object is patched key by key, with keys it no longer has set to null (a merge patch keeps the
+    keys it does not mention). Returns None when nothing differs.
     """
     current: Mapping[str, Any] = obj.get("status") or {}
     changed: dict[str, Any] = {}
@@ -106,6 +108,10 @@ def status_patch(obj: Obj, desired: Mapping[str, Any]) -> dict[str, Any] | None:
                 changed[key] = None
         elif value == [] and not current.get(key):
             continue
+        elif isinstance(value, Mapping) and isinstance(current.get(key), Mapping):
+            nested = merge_patch(current[key], value)
+            if nested:
+                changed[key] = nested
         elif key not in current or current[key] != value:
             changed[key] = value
     return {"status": changed} if changed else None
