@@ -1,6 +1,7 @@
-"""Manifests of built-in kinds, ours (``deploy/``) and the operator's (its children), validate strictly against
-the official Kubernetes OpenAPI schemas bundled by ``kubernetes-validate``: unknown or misspelt fields and
-wrong types, which a real kube-apiserver rejects (or, for unknown fields, drops with a warning), fail here."""
+"""Manifests of built-in kinds, ours (``deploy/``) and the operator's (its children), validate strictly
+against the official Kubernetes OpenAPI schemas bundled by ``kubernetes-validate``: unknown or misspelt
+fields and wrong types, which a real kube-apiserver rejects (or, for unknown fields, drops with a warning),
+fail here."""
 
 from __future__ import annotations
 
