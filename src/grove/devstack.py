@@ -32,6 +32,7 @@ from grove.runtime.informer import InformerOptions
 from grove.runtime.resources import NAMESPACES, SERVICES, Resource
 from grove.scheduler.ledger import LedgerConfig
 from grove.scheduler.server import ServerConfig
+from grove.scheduler.service import USER_AGENT as EXTENDER_USER_AGENT
 from grove.scheduler.service import ExtenderOptions, ExtenderService
 from grove.webhook import WebhookOptions, WebhookServer
 from grove.webhook.manifests import SERVICE_PORT_NAME, webhook_configurations, webhook_service
@@ -158,7 +159,7 @@ class EmbeddedExtender:
             except ApiError as e:
                 if e.code != 409:
                     raise
-        self._client = await Client.connect(cluster.kubeconfig_path)
+        self._client = await Client.connect(cluster.kubeconfig_path, user_agent=EXTENDER_USER_AGENT)
         self.service = ExtenderService(self._client, self.options)
         await self.service.start()
 

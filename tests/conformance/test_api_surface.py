@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,29 @@ async def test_unknown_fields_of_builtin_kinds(raw: Any, namespace: str) -> None
     assert status == 201
     assert "imagee" not in out["spec"]["containers"][0], "unknown fields are dropped"
     assert 'unknown field \\"spec.containers[0].imagee\\"' in headers.get("Warning", "")
+
+
+async def test_printer_column_with_many_values_shows_the_first(raw: Any, kubectl: Any) -> None:
+    # kube-apiserver's table convertor takes only the first JSONPath result of a column (it assumes simple
+    # paths): a column over a list shows its first element, never the joined list.
+    kubectl("apply", "--server-side", "-f", str(TESTDATA / "racks-crd.yaml"), check=True)
+    kubectl("wait", "--for", "condition=established", "--timeout=30s", "crd/racks.example.com", check=True)
+    path = "/apis/example.com/v1/racks"
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    hosts = [{"name": "h1", "size": 4}, {"name": "h2", "size": 8}]
+    await raw.ok(
+        "POST",
+        path,
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Rack",
+            "metadata": {"name": name},
+            "spec": {"hosts": hosts},
+        },
+    )
+    try:
+        table = await raw.ok("GET", f"{path}/{name}", accept=TABLE)
+        assert [c["name"] for c in table["columnDefinitions"]] == ["Name", "Hosts", "Sizes"]
+        assert table["rows"][0]["cells"] == [name, "h1", 4]
+    finally:
+        await raw.ok("DELETE", f"{path}/{name}")

@@ -123,7 +123,8 @@ CRD_KINDS: tuple[CrdKind, ...] = (
         "clustertopologybindings",
         ("ct",),
         namespaced=False,
-        printer_columns=(_col("Domains", ".spec.levels[*].domain", "string"), _AGE),
+        # Only the first result of a column path is shown (kube-apiserver), so a list cannot be a column.
+        printer_columns=(_col("Top-Domain", ".spec.levels[0].domain", "string"), _AGE),
     ),
     CrdKind(
         PodGang,

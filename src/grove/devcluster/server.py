@@ -24,6 +24,7 @@ from grove.devcluster import discovery, errors, protobuf, tables
 from grove.devcluster.errors import ApiError
 from grove.devcluster.faults import Faults
 from grove.devcluster.openapi import OpenAPICache
+from grove.devcluster.requestlog import RequestAttributes, RequestLog, authorization_verb
 from grove.devcluster.resources import ResourceType
 from grove.devcluster.schema import unknown_fields
 from grove.devcluster.selectors import parse_field_selector, parse_label_selector
@@ -130,6 +131,8 @@ class ApiServer:
         self._discovery_cache: dict[str, bytes] = {}
         self.registry.on_change(self._discovery_cache.clear)
         self.requests = 0
+        self.request_log = RequestLog()
+        """Authorization attributes of every resource request (see :mod:`grove.devcluster.requestlog`)."""
 
     # ------------------------------------------------------------- lifecycle
 
@@ -257,6 +260,17 @@ class ApiServer:
         req = _Request(rtype, namespace, name, sub)
         q = request.query
         is_watch = request.method == "GET" and q.get("watch", "") in _TRUE
+        self.request_log.record(
+            RequestAttributes(
+                request.headers.get("User-Agent", ""),
+                authorization_verb(request.method, has_name=name is not None, watch=is_watch),
+                rtype.group,
+                rtype.plural,
+                sub or "",
+                namespace or "",
+                name or "",
+            )
+        )
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
         injected = self.faults.injected_error(is_watch)

@@ -509,6 +509,7 @@ def jsonpath(obj: Any, path: str) -> list[Any]:
 
 
 def _cell(col: PrinterColumn, obj: JSON, now: float) -> Any:
+    # kube-apiserver's table convertor shows the first result only, even of a path like ``.items[*].name``.
     values = jsonpath(obj, col.json_path)
     if not values or values[0] is None:
         return None
@@ -523,8 +524,6 @@ def _cell(col: PrinterColumn, obj: JSON, now: float) -> Any:
         return v if isinstance(v, bool) else None
     if isinstance(v, (dict, list)):
         return orjson.dumps(v).decode()
-    if len(values) > 1:
-        return ",".join(str(x) for x in values)
     return v if isinstance(v, str) else str(v).lower() if isinstance(v, bool) else str(v)
 
 

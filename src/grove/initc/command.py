@@ -16,6 +16,7 @@ from pathlib import Path
 
 import structlog
 
+from grove import __version__
 from grove.api import constants, labels
 from grove.initc.rule import parse_podcliques, unmet_parents
 from grove.runtime.client import Client
@@ -24,6 +25,9 @@ from grove.runtime.logging import configure_logging
 from grove.runtime.resources import PODS
 
 log = structlog.get_logger("grove.initc")
+
+# What the init container's API client sends as User-Agent (audit logs tell Grove's components apart by it).
+USER_AGENT = f"grove-initc/{__version__}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -99,7 +103,7 @@ async def run(args: argparse.Namespace) -> int:
     if not parents:
         log.info("initc.no_parents")
         return 0
-    client = await Client.connect(args.kubeconfig)
+    client = await Client.connect(args.kubeconfig, user_agent=USER_AGENT)
     try:
         await wait_for_parents(client, namespace, podgang, parents)
     finally:

@@ -14,7 +14,7 @@ from grove.runtime.logging import configure_logging
 from grove.runtime.manager import LeaderElectionLost
 from grove.scheduler.ledger import LedgerConfig
 from grove.scheduler.server import ServerConfig
-from grove.scheduler.service import ExtenderOptions, ExtenderService
+from grove.scheduler.service import USER_AGENT, ExtenderOptions, ExtenderService
 
 log = structlog.get_logger("grove.scheduler.command")
 
@@ -121,7 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         return 2
     configure_logging(args.log_level)
     try:
-        client = await Client.connect(args.kubeconfig)
+        client = await Client.connect(args.kubeconfig, user_agent=USER_AGENT)
     except Exception as e:  # a missing or broken kubeconfig: say so, no traceback
         print(f"grove scheduler-extender: cannot load cluster configuration: {e}", file=sys.stderr)
         return 1

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import structlog
 from aiohttp import web
 
+from grove import __version__
 from grove.runtime.client import Client
 from grove.runtime.informer import InformerOptions
 from grove.runtime.leaderelection import LeaderElectionConfig
@@ -38,11 +39,13 @@ from grove.scheduler.ledger import Ledger, LedgerConfig
 from grove.scheduler.metrics import SchedulerMetrics
 from grove.scheduler.server import ServerConfig, build_app, settle_gc, start
 
-__all__ = ["EVENT_COMPONENT", "ExtenderOptions", "ExtenderService"]
+__all__ = ["EVENT_COMPONENT", "USER_AGENT", "ExtenderOptions", "ExtenderService"]
 
 log = structlog.get_logger("grove.scheduler.service")
 
 EVENT_COMPONENT = "grove-scheduler-extender"
+# What the extender's API client sends as User-Agent (audit logs tell Grove's components apart by it).
+USER_AGENT = f"grove-scheduler-extender/{__version__}"
 
 
 @dataclass(frozen=True)
