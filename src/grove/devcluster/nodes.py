@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from grove.api.quantity import parse_quantity
 from grove.devcluster import meta
 from grove.devcluster.errors import ApiError
-from grove.devcluster.quantity import parse_quantity
 from grove.devcluster.server import KUBE_VERSION
 
 if TYPE_CHECKING:
