@@ -7,6 +7,7 @@
 * ``dev`` (function): the ``.dev`` handle; skips with a reason on a real cluster (see ``require_dev``).
 * ``namespace`` (function): a fresh uniquely named namespace, deleted afterwards.
 * ``api_client`` (function, async): a kubernetes_asyncio ``ApiClient`` for the cluster, closed afterwards.
+* ``client`` (function, async): a :class:`grove.runtime.client.Client` for the cluster, closed afterwards.
 * ``kubectl`` (function): ``kubectl(*args, input=None, timeout=60, check=False)`` running the real
   kubectl next to the interpreter with ``--kubeconfig``; returns the ``CompletedProcess``.
   ``kubectl_factory(kubeconfig)`` (session) makes one for a package's own cluster.
@@ -33,6 +34,8 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 
 from grove.devcluster import ThreadedDevCluster
+from grove.runtime.client import Client, RetryPolicy
+from grove.runtime.metrics import RuntimeMetrics
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 
@@ -112,6 +115,19 @@ async def api_client(cluster: ClusterHandle) -> AsyncIterator[k8s.ApiClient]:
     await k8s_config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
     async with k8s.ApiClient(configuration) as api:
         yield api
+
+
+@pytest_asyncio.fixture
+async def client(cluster: ClusterHandle) -> AsyncIterator[Client]:
+    """A runtime client (with its own metrics registry) for the test cluster, retrying through brief
+    faults."""
+    c = await Client.connect(
+        cluster.kubeconfig, metrics=RuntimeMetrics(), retry=RetryPolicy(max_retries=4, base_delay=0.02)
+    )
+    try:
+        yield c
+    finally:
+        await c.close()
 
 
 @pytest_asyncio.fixture

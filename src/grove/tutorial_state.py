@@ -19,18 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from grove.api import constants, labels
-from grove.controllers.resources import (
-    PODCLIQUES,
-    PODCLIQUESCALINGGROUPS,
-    PODCLIQUESETS,
-    PODGANGS,
-    PODS,
-    ROLE_BINDINGS,
-    ROLES,
-    SECRETS,
-    SERVICE_ACCOUNTS,
-    SERVICES,
-)
+from grove.controllers.resources import PCS_MEMBERS, PODCLIQUESETS
 from grove.runtime.client import Client
 from grove.runtime.errors import NotFound
 from grove.runtime.resources import Resource
@@ -40,17 +29,6 @@ __all__ = ["Observed", "differences", "leftovers", "observe", "pod_table_differe
 
 Obj = dict[str, Any]
 
-_OWNED: dict[str, Resource] = {
-    "Pod": PODS,
-    "PodClique": PODCLIQUES,
-    "PodCliqueScalingGroup": PODCLIQUESCALINGGROUPS,
-    "PodGang": PODGANGS,
-    "Service": SERVICES,
-    "ServiceAccount": SERVICE_ACCOUNTS,
-    "Role": ROLES,
-    "RoleBinding": ROLE_BINDINGS,
-    "Secret": SECRETS,
-}
 _SUFFIX = re.compile(r"^[a-z0-9]{5}$")
 
 
@@ -79,8 +57,8 @@ async def observe(client: Client, namespace: str, pcs: str) -> Observed:
         except NotFound:
             return None
 
-    lists = await asyncio.gather(*(items(r) for r in _OWNED.values()))
-    return Observed(await pcs_object(), dict(zip(_OWNED, lists, strict=True)))
+    lists = await asyncio.gather(*(items(r) for r in PCS_MEMBERS))
+    return Observed(await pcs_object(), {r.kind: objs for r, objs in zip(PCS_MEMBERS, lists, strict=True)})
 
 
 def _condition(obj: Mapping[str, Any], kind: str) -> bool:

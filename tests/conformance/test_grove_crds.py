@@ -6,23 +6,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 
 
-@pytest.fixture(scope="module")
-def grove_crds(kubectl_session: Any) -> Path:
-    crds = DEPLOY / "crds"
-    if not crds.is_dir() or not any(crds.glob("*.yaml")):
-        pytest.skip("deploy/crds/ is not in this checkout (it comes from the api work)")
-    kubectl_session("apply", "--server-side", "-f", str(crds), check=True)
-    for f in crds.glob("*.yaml"):
-        kubectl_session("wait", "--for", "condition=established", "--timeout=30s", "-f", str(f), check=True)
-    return crds
-
-
-def test_samples_apply_get_scale_and_delete(kubectl: Any, grove_crds: Path) -> None:
+def test_samples_apply_get_scale_and_delete(kubectl: Any, grove_crds_installed: Path) -> None:
     samples = sorted((DEPLOY / "samples").glob("*.yaml"))
     assert samples
     names: list[tuple[str, str]] = []
@@ -42,7 +29,7 @@ def test_samples_apply_get_scale_and_delete(kubectl: Any, grove_crds: Path) -> N
             kubectl("delete", "-f", str(sample), "--ignore-not-found", "--timeout=30s")
 
 
-def test_explain_podcliqueset_spec(kubectl: Any, grove_crds: Path) -> None:
+def test_explain_podcliqueset_spec(kubectl: Any, grove_crds_installed: Path) -> None:
     out = kubectl("explain", "pcs.spec", check=True).stdout
     assert "KIND:       PodCliqueSet" in out
     assert "template" in out

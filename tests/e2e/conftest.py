@@ -9,38 +9,20 @@ soon as they get SIGTERM (as KWOK's do), so a deleted PodCliqueSet is gone in a 
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
-from grove.dev_command import prepare_dev_cluster
-from grove.devcluster import ThreadedDevCluster
-from grove.devcluster.simulation import SimulationOptions
 from grove.runtime.client import Client, RetryPolicy
-
-NODES = 40
-SIMULATION = SimulationOptions(
-    start_delay=0.05, init_container_duration=0.05, gate_recheck_interval=0.2, exit_on_sigterm_after=0.05
-)
+from package_cluster import grove_dev_cluster
 
 
 @pytest.fixture(scope="package")
 def cluster(cluster: Any) -> Iterator[Any]:
     """The session's real cluster, or a dev cluster with fake nodes for this package."""
-    if cluster.dev is None:
-        yield cluster
-        return
-    dev = ThreadedDevCluster(
-        setup=prepare_dev_cluster, port=0, nodes=NODES, simulation=SIMULATION, bookmark_interval=1.0
-    )
-    dev.start()
-    try:
-        yield dataclasses.replace(cluster, kubeconfig=dev.kubeconfig_path, dev=dev)
-    finally:
-        dev.stop()
+    with grove_dev_cluster(cluster) as handle:
+        yield handle
 
 
 @pytest.fixture
@@ -49,14 +31,11 @@ def timeout(cluster: Any) -> float:
     return 60.0 if cluster.dev is not None else 300.0
 
 
-@pytest_asyncio.fixture
-async def client(cluster: Any) -> AsyncIterator[Client]:
-    """A runtime client for the test cluster; it retries reads through injected 5xx faults."""
-    c = await Client.connect(cluster.kubeconfig, retry=RetryPolicy(max_retries=8, base_delay=0.02))
-    try:
-        yield c
-    finally:
-        await c.close()
+@pytest.fixture
+def client(client: Client) -> Client:
+    """The root ``client``, retrying reads longer (through the faults the e2e tests inject)."""
+    client.retry = RetryPolicy(max_retries=8, base_delay=0.02)
+    return client
 
 
 @pytest.fixture

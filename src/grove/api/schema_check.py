@@ -24,7 +24,7 @@ from grove.api.errors import (
     too_long,
 )
 
-__all__ = ["check_schema", "json_type_name"]
+__all__ = ["check_schema", "json_type_matches", "json_type_name"]
 
 
 @functools.cache
@@ -49,10 +49,14 @@ def json_type_name(value: Any) -> str:
     return "null" if value is None else type(value).__name__
 
 
-def _type_ok(expected: str, value: Any) -> bool:
+def json_type_matches(expected: str, value: Any) -> bool:
+    """Whether ``value`` is of OpenAPI type ``expected``: an integer is a number, and a number with no
+    fraction (``2.0``) is an integer, as kube-openapi's validator has it."""
     actual = json_type_name(value)
     if expected == "number":
         return actual in ("integer", "number")
+    if expected == "integer" and isinstance(value, float):
+        return value.is_integer()
     return actual == expected
 
 
@@ -73,7 +77,7 @@ def _check(value: Any, schema: dict[str, Any], path: Path, errors: list[FieldErr
     expected = schema.get("type")
     if expected is None:
         return
-    if not _type_ok(expected, value):
+    if not json_type_matches(expected, value):
         errors.append(invalid(path, json_type_name(value), f"must be of type {expected}"))
         return
     if expected == "object":

@@ -19,6 +19,7 @@ from grove.runtime.resources import (
 __all__ = [
     "CLUSTER_TOPOLOGY_BINDINGS",
     "HORIZONTAL_POD_AUTOSCALERS",
+    "PCS_MEMBERS",
     "PODCLIQUES",
     "PODCLIQUESCALINGGROUPS",
     "PODCLIQUESETS",
@@ -39,4 +40,18 @@ PODCLIQUESCALINGGROUPS: Final = Resource(
 PODGANGS: Final = Resource(SCHEDULER_GROUP, VERSION, "podgangs", "PodGang")
 CLUSTER_TOPOLOGY_BINDINGS: Final = Resource(
     GROVE_GROUP, VERSION, "clustertopologybindings", "ClusterTopologyBinding", namespaced=False
+)
+
+# Every kind the operator creates for a PodCliqueSet; each object is labelled app.kubernetes.io/part-of=<pcs>.
+PCS_MEMBERS: Final[tuple[Resource, ...]] = (
+    PODCLIQUES,
+    PODCLIQUESCALINGGROUPS,
+    PODGANGS,
+    PODS,
+    SERVICES,
+    SERVICE_ACCOUNTS,
+    ROLES,
+    ROLE_BINDINGS,
+    SECRETS,
+    HORIZONTAL_POD_AUTOSCALERS,
 )

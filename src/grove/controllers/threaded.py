@@ -16,35 +16,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
-from typing import Any
 
 import structlog
 
 from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator
+from grove.runtime.loopthread import LoopThread
 
 __all__ = ["ThreadedOperator"]
 
 log = structlog.get_logger(__name__)
 
 
-class ThreadedOperator:
+class ThreadedOperator(LoopThread):
     """Runs :func:`run_operator` in a daemon thread (see the module docstring)."""
 
     def __init__(self, kubeconfig: str | None, options: OperatorOptions | None = None) -> None:
+        super().__init__("the operator")
         self.kubeconfig = kubeconfig
         self.options = options or OperatorOptions()
         self.incarnations = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
         self._handle: OperatorHandle | None = None
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
-
-    @property
-    def running(self) -> bool:
-        """True while an incarnation runs."""
-        return self._thread is not None and self._thread.is_alive()
 
     @property
     def handle(self) -> OperatorHandle:
@@ -53,70 +44,32 @@ class ThreadedOperator:
             raise RuntimeError("the operator is not running")
         return self._handle
 
-    def start(self, timeout: float = 30.0) -> None:
+    def start(self, timeout: float = 30.0, *, thread_name: str | None = None) -> None:
         """Starts a new incarnation and waits until it leads; raises what made it fail to start."""
         if self.running:
             raise RuntimeError("the operator is already running")
-        self._ready.clear()
-        self._error = None
         self.incarnations += 1
-        self._thread = threading.Thread(
-            target=self._main, name=f"grove-operator-{self.incarnations}", daemon=True
-        )
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            self.kill()
-            raise TimeoutError(f"the operator did not start leading within {timeout}s")
-        if self._error is not None:
-            raise self._error
-
-    def _main(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
         try:
-            loop.run_until_complete(self._serve())
-        finally:
-            # After kill(): let every cancelled task unwind (its writes fail, the connections are gone).
-            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                loop.run_until_complete(asyncio.wait(pending, timeout=10))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            super().start(timeout, thread_name=thread_name or f"grove-operator-{self.incarnations}")
+        except TimeoutError:
+            self.kill()
+            raise
+
+    async def _startup(self) -> None:
+        self._handle = await run_operator(self.kubeconfig, self.options)
+        await self._handle.wait_leading()
 
     async def _serve(self) -> None:
-        try:
-            self._handle = await run_operator(self.kubeconfig, self.options)
-            await self._handle.wait_leading()
-        except BaseException as exc:
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
+        assert self._handle is not None
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await self._handle.wait()
 
-    def call(self, fn: Any, *args: Any, timeout: float = 30.0) -> Any:
-        """Runs ``fn(*args)`` (coroutine function or plain) on the operator's loop; returns its result."""
-        if self._loop is None:
-            raise RuntimeError("the operator is not running")
-
-        async def run() -> Any:
-            result = fn(*args)
-            return await result if asyncio.iscoroutine(result) else result
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout)
-
     def stop(self, timeout: float = 60.0) -> None:
         """Graceful stop: drain in-flight reconciles, release the lease, close the client; join the thread."""
-        if not self.running or self._loop is None or self._handle is None:
+        if not self.running or self._handle is None:
             return
-        handle = self._handle
-        asyncio.run_coroutine_threadsafe(handle.stop(), self._loop).result(timeout)
-        assert self._thread is not None
-        self._thread.join(timeout)
+        self.call(self._handle.stop, timeout=timeout)
+        self.join(timeout)
         self._handle = None
 
     def kill(self) -> None:
@@ -127,9 +80,9 @@ class ThreadedOperator:
         lease is not released either (a new incarnation with the same identity takes it back at once;
         another waits for it to expire).
         """
-        loop, thread, handle = self._loop, self._thread, self._handle
-        if loop is None or thread is None or not thread.is_alive():
+        if not self.running:
             return
+        loop, handle = self.loop, self._handle
 
         def die() -> None:
             if handle is not None:
@@ -141,6 +94,6 @@ class ThreadedOperator:
                 task.cancel()
 
         loop.call_soon_threadsafe(die)
-        thread.join(30)
+        self.join(30)
         self._handle = None
         log.info("operator.killed", incarnation=self.incarnations)

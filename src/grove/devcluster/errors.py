@@ -111,14 +111,14 @@ def required(field: str) -> Cause:
 
 def invalid_value(field: str, value: Any, detail: str) -> Cause:
     """``field.Invalid``."""
-    return Cause(field, "FieldValueInvalid", f"Invalid value: {_go_repr(value)}: {detail}")
+    return Cause(field, "FieldValueInvalid", f"Invalid value: {go_repr(value)}: {detail}")
 
 
 def unsupported_value(field: str, value: Any, supported: list[str]) -> Cause:
     """``field.NotSupported``."""
     quoted = ", ".join(f'"{s}"' for s in supported)
     return Cause(
-        field, "FieldValueNotSupported", f"Unsupported value: {_go_repr(value)}: supported values: {quoted}"
+        field, "FieldValueNotSupported", f"Unsupported value: {go_repr(value)}: supported values: {quoted}"
     )
 
 
@@ -132,21 +132,8 @@ def too_long(field: str, limit: int) -> Cause:
     return Cause(field, "FieldValueTooLong", f"Too long: must have at most {limit} bytes")
 
 
-def _go_type(value: Any) -> str:
-    if isinstance(value, bool):
-        return '"boolean"'
-    if isinstance(value, (int, float)):
-        return '"number"' if isinstance(value, float) else '"integer"'
-    if isinstance(value, str):
-        return '"string"'
-    if isinstance(value, list):
-        return '"array"'
-    if isinstance(value, dict):
-        return '"object"'
-    return '"null"'
-
-
-def _go_repr(value: Any) -> str:
+def go_repr(value: Any) -> str:
+    """A bad value as kube-apiserver shows it in a cause: strings quoted, scalars bare, composites by kind."""
     if isinstance(value, str):
         return f'"{value}"'
     if isinstance(value, bool):

@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from grove.api.podresources import pod_requests, resource_list
+from grove.api.quantity import PODS
 from grove.devcluster import meta
 from grove.devcluster.errors import ApiError
 from grove.devcluster.nodematch import pod_matches_node
 from grove.devcluster.nodes import NOT_READY, READY, UNKNOWN, FakeNodes
-from grove.devcluster.podresources import PODS, pod_requests, resource_list
 from grove.devcluster.watch import DELETED, WatchEvent
 
 if TYPE_CHECKING:

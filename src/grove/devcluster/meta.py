@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import random
-import re
 import time
 from typing import Any
 
+from grove.api.k8s_syntax import (
+    MAX_ANNOTATIONS_BYTES,
+    dns1035_label_errors,
+    dns1123_label_errors,
+    dns1123_subdomain_errors,
+    label_value_errors,
+    qualified_name_errors,
+)
 from grove.devcluster.errors import Cause, invalid_value, too_long
 
 JSON = dict[str, Any]
@@ -14,39 +21,6 @@ JSON = dict[str, Any]
 # k8s.io/apimachinery/pkg/util/rand: consonants and digits only, so generated names never spell words.
 _ALPHANUMS = "bcdfghjklmnpqrstvwxz2456789"
 MAX_GENERATED_NAME_LENGTH = 63 - 5
-TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
-
-_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
-_DNS1123_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
-_DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
-_QUALIFIED_NAME = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
-_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
-
-DNS1123_LABEL_MSG = (
-    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start "
-    "and end with an alphanumeric character (e.g. 'my-name',  or '123-abc', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?')"
-)
-DNS1123_SUBDOMAIN_MSG = (
-    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
-    "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')"
-)
-DNS1035_LABEL_MSG = (
-    "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic "
-    "character, and end with an alphanumeric character (e.g. 'my-name',  or 'abc-123', regex used for "
-    "validation is '[a-z]([-a-z0-9]*[a-z0-9])?')"
-)
-_QUALIFIED_NAME_MSG = (
-    "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an "
-    "alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is "
-    "'([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-)
-_LABEL_VALUE_MSG = (
-    "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must "
-    "start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used "
-    "for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
-)
 
 
 def now_rfc3339() -> str:
@@ -83,12 +57,7 @@ def deep_copy(value: Any) -> Any:
 
 def check_dns1123_subdomain(field: str, value: str) -> list[Cause]:
     """Causes for a value that is not a DNS-1123 subdomain (pods, configmaps, custom resources, ...)."""
-    out: list[Cause] = []
-    if len(value) > 253:
-        out.append(invalid_value(field, value, "must be no more than 253 characters"))
-    if not _DNS1123_SUBDOMAIN.match(value):
-        out.append(invalid_value(field, value, DNS1123_SUBDOMAIN_MSG))
-    return out
+    return [invalid_value(field, value, m) for m in dns1123_subdomain_errors(value)]
 
 
 def check_path_segment_name(field: str, value: str) -> list[Cause]:
@@ -101,41 +70,17 @@ def check_path_segment_name(field: str, value: str) -> list[Cause]:
 
 def check_dns1123_label(field: str, value: str) -> list[Cause]:
     """Causes for a value that is not a DNS-1123 label (namespaces)."""
-    out: list[Cause] = []
-    if len(value) > 63:
-        out.append(invalid_value(field, value, "must be no more than 63 characters"))
-    if not _DNS1123_LABEL.match(value):
-        out.append(invalid_value(field, value, DNS1123_LABEL_MSG))
-    return out
+    return [invalid_value(field, value, m) for m in dns1123_label_errors(value)]
 
 
 def check_dns1035_label(field: str, value: str) -> list[Cause]:
     """Causes for a value that is not a DNS-1035 label (services)."""
-    out: list[Cause] = []
-    if len(value) > 63:
-        out.append(invalid_value(field, value, "must be no more than 63 characters"))
-    if not _DNS1035_LABEL.match(value):
-        out.append(invalid_value(field, value, DNS1035_LABEL_MSG))
-    return out
+    return [invalid_value(field, value, m) for m in dns1035_label_errors(value)]
 
 
 def check_qualified_name(field: str, key: str) -> list[Cause]:
     """``validation.IsQualifiedName``: label and annotation keys, ``[prefix/]name``."""
-    prefix, _, name = key.rpartition("/")
-    out: list[Cause] = []
-    if "/" in key and not prefix:
-        out.append(invalid_value(field, key, "prefix part must be non-empty"))
-    elif prefix:
-        for c in check_dns1123_subdomain(field, prefix):
-            out.append(invalid_value(field, key, "prefix part " + c.message.split(": ", 2)[-1]))
-    if not name:
-        out.append(invalid_value(field, key, "name part must be non-empty"))
-    else:
-        if len(name) > 63:
-            out.append(invalid_value(field, key, "name part must be no more than 63 characters"))
-        if not _QUALIFIED_NAME.match(name):
-            out.append(invalid_value(field, key, _QUALIFIED_NAME_MSG))
-    return out
+    return [invalid_value(field, key, m) for m in qualified_name_errors(key)]
 
 
 def check_labels(field: str, labels: Any) -> list[Cause]:
@@ -150,10 +95,7 @@ def check_labels(field: str, labels: Any) -> list[Cause]:
         if not isinstance(v, str):
             out.append(invalid_value(f"{field}[{k}]", v, "must be a string"))
             continue
-        if len(v) > 63:
-            out.append(invalid_value(field, v, "must be no more than 63 characters"))
-        if not _LABEL_VALUE.match(v):
-            out.append(invalid_value(field, v, _LABEL_VALUE_MSG))
+        out.extend(invalid_value(field, v, m) for m in label_value_errors(v))
     return out
 
 
@@ -170,9 +112,9 @@ def check_annotations(field: str, annotations: Any) -> list[Cause]:
         if not isinstance(v, str):
             out.append(invalid_value(f"{field}[{k}]", v, "must be a string"))
             continue
-        total += len(k) + len(v)
-    if total > TOTAL_ANNOTATION_SIZE_LIMIT:
-        out.append(too_long(field, TOTAL_ANNOTATION_SIZE_LIMIT))
+        total += len(k.encode()) + len(v.encode())
+    if total > MAX_ANNOTATIONS_BYTES:
+        out.append(too_long(field, MAX_ANNOTATIONS_BYTES))
     return out
 
 

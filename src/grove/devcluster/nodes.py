@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
+from grove.api.k8s_syntax import qualified_name_errors
+from grove.api.quantity import parse_quantity
 from grove.devcluster import meta
 from grove.devcluster.errors import ApiError
-from grove.devcluster.quantity import parse_quantity
 from grove.devcluster.server import KUBE_VERSION
 
 if TYPE_CHECKING:
@@ -49,9 +50,6 @@ UNKNOWN = "Unknown"
 
 _POD_NETWORK = ipaddress.IPv4Address("10.244.0.0")
 _NODE_NETWORK = ipaddress.IPv4Address("172.18.0.2")
-_LABEL_KEY = re.compile(
-    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
-)
 _DOMAIN = re.compile(r"^[a-z][a-z0-9-]*$")
 
 
@@ -127,8 +125,12 @@ class NodeShape:
         for level in self.topology:
             if not _DOMAIN.match(level.domain):
                 raise ValueError(f"topology: domain {level.domain!r} must match ^[a-z][a-z0-9-]*$")
-            if not _LABEL_KEY.match(level.key) or len(level.key.rpartition("/")[2]) > 63:
-                raise ValueError(f"topology: {level.key!r} (domain {level.domain}) is not a valid label key")
+            problems = qualified_name_errors(level.key)
+            if problems:
+                why = "; ".join(problems)
+                raise ValueError(
+                    f"topology: {level.key!r} (domain {level.domain}) is not a valid label key: {why}"
+                )
             if level.key in seen or level.domain in seen:
                 raise ValueError(f"topology: domain {level.domain!r} or key {level.key!r} appears twice")
             seen.update((level.key, level.domain))

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from grove.api.podresources import pod_requests, requested_resource_names, resource_list
+from grove.api.quantity import CPU, MEMORY, PODS
 from grove.devcluster.nodematch import (
     PREFER_NO_SCHEDULE,
     UNSCHEDULABLE_TAINT,
@@ -23,8 +25,6 @@ from grove.devcluster.nodematch import (
     tolerated,
     untolerated_taint,
 )
-from grove.devcluster.podresources import MEMORY, PODS, pod_requests, requested_resource_names, resource_list
-from grove.devcluster.quantity import CPU
 
 JSON = dict[str, Any]
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from grove.api.schema_check import json_type_matches, json_type_name
 from grove.devcluster import errors
-from grove.devcluster.errors import Cause
+from grove.devcluster.errors import Cause, go_repr
 from grove.devcluster.meta import deep_copy
 
 JSON = dict[str, Any]
@@ -58,43 +59,6 @@ def default_and_prune(schema: JSON | None, value: Any, *, root: bool = True) -> 
     return value
 
 
-def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _type_ok(expected: str, value: Any) -> bool:
-    actual = _type_name(value)
-    if expected == "number":
-        return actual in ("number", "integer")
-    if expected == "integer" and isinstance(value, float):
-        return value.is_integer()
-    return actual == expected
-
-
-def _quote(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, (dict, list)):
-        return '"object"' if isinstance(value, dict) else '"array"'
-    return str(value)
-
-
 def validate(schema: JSON | None, value: Any, path: str = "") -> list[Cause]:
     """Every schema violation of ``value`` (``path`` is the dotted field path, empty at the root)."""
     if schema is None:
@@ -104,41 +68,28 @@ def validate(schema: JSON | None, value: Any, path: str = "") -> list[Cause]:
     return out
 
 
+def _type_invalid(field: str, value: Any, expected: str) -> Cause:
+    shown = '"null"' if value is None else go_repr(value)
+    return Cause(
+        field,
+        "FieldValueTypeInvalid",
+        f'Invalid value: {shown}: {field} in body must be of type {expected}: "{json_type_name(value)}"',
+    )
+
+
 def _validate(schema: JSON, value: Any, path: str, out: list[Cause], *, root: bool = False) -> None:
     field = path or "<root>"
     if value is None:
-        if schema.get("nullable"):
-            return
-        if schema.get("type"):
-            out.append(
-                Cause(
-                    field,
-                    "FieldValueTypeInvalid",
-                    f'Invalid value: "null": {field} in body must be of type {schema["type"]}: "null"',
-                )
-            )
+        if schema.get("type") and not schema.get("nullable"):
+            out.append(_type_invalid(field, value, schema["type"]))
         return
     if schema.get("x-kubernetes-int-or-string"):
         if not isinstance(value, (int, str)) or isinstance(value, bool):
-            out.append(
-                Cause(
-                    field,
-                    "FieldValueTypeInvalid",
-                    f"Invalid value: {_quote(value)}: {field} in body must be of type integer,string: "
-                    f'"{_type_name(value)}"',
-                )
-            )
+            out.append(_type_invalid(field, value, "integer,string"))
         return
     expected = schema.get("type")
-    if expected and not _type_ok(expected, value):
-        out.append(
-            Cause(
-                field,
-                "FieldValueTypeInvalid",
-                f"Invalid value: {_quote(value)}: {field} in body must be of type {expected}: "
-                f'"{_type_name(value)}"',
-            )
-        )
+    if expected and not json_type_matches(expected, value):
+        out.append(_type_invalid(field, value, expected))
         return
     enum = schema.get("enum")
     if isinstance(enum, list) and value not in enum:
@@ -218,7 +169,7 @@ def _check_array(schema: JSON, value: list[Any], path: str, out: list[Cause]) ->
         seen: list[Any] = []
         for i, v in enumerate(value):
             if v in seen:
-                out.append(Cause(f"{path}[{i}]", "FieldValueDuplicate", f"Duplicate value: {_quote(v)}"))
+                out.append(Cause(f"{path}[{i}]", "FieldValueDuplicate", f"Duplicate value: {go_repr(v)}"))
             seen.append(v)
     elif list_type == "map":
         keys = schema.get("x-kubernetes-list-map-keys") or []
@@ -232,7 +183,7 @@ def _check_array(schema: JSON, value: list[Any], path: str, out: list[Cause]) ->
                             f"{path}[{i}]",
                             "FieldValueDuplicate",
                             "Duplicate value: map[string]interface {}{"
-                            + ", ".join(f'"{kk}":{_quote(v.get(kk))}' for kk in keys)
+                            + ", ".join(f'"{kk}":{go_repr(v.get(kk))}' for kk in keys)
                             + "}",
                         )
                     )

@@ -23,11 +23,11 @@ from typing import Any, Literal
 
 import structlog
 
+from grove.api.podresources import Resources
 from grove.scheduler.gang import PodGang, PodGangError, parse_podgang
 from grove.scheduler.metrics import SchedulerMetrics
 from grove.scheduler.planner import Plan, PlanFailure, PlanInput, plan_gang
 from grove.scheduler.pods import PodInfo, parse_pod
-from grove.scheduler.resources import Resources
 from grove.scheduler.topology import ClusterState, NodeChange, parse_cluster_topology
 
 __all__ = [

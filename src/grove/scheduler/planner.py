@@ -26,9 +26,9 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
+from grove.api.quantity import PODS, format_amount
 from grove.scheduler.gang import PackConstraint, PodGang, PodGroup
 from grove.scheduler.pods import PodInfo, Shape
-from grove.scheduler.quantity import PODS, format_amount
 from grove.scheduler.topology import ClusterState, Domain, NodeInfo, TopologyTree
 
 __all__ = ["Plan", "PlanFailure", "PlanInput", "PlanResult", "plan_gang"]

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from grove.api.podresources import Resources
 from grove.scheduler.gang import PODGANG_LABEL
 from grove.scheduler.predicates import PodPlacement, parse_pod_placement
-from grove.scheduler.resources import Resources, pod_requests
+from grove.scheduler.resources import pod_requests
 
 __all__ = ["PodInfo", "Shape", "parse_pod"]
 

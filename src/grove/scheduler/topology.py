@@ -18,8 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from grove.api.podresources import Resources, add_into
 from grove.scheduler.predicates import NodeFacts, parse_taints
-from grove.scheduler.resources import Resources, add_into, node_allocatable
+from grove.scheduler.resources import node_allocatable
 
 __all__ = [
     "ClusterState",

@@ -230,7 +230,7 @@ async def test_a_restarted_extender_rebuilds_its_ledger_from_the_cluster(
         await stack.dev.cluster.start_component(new)  # stopped with the cluster
         return new
 
-    stack.extender = stack.dev.run(restart)
+    stack.extender = stack.dev.call(restart)
     service = stack.extender.service
     assert service is not None
     assert stack.planned(f"{ns}/g") == {}

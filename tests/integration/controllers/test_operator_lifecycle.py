@@ -8,15 +8,11 @@ from typing import Any
 import pytest
 
 from grove.controllers.resources import (
+    PCS_MEMBERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
-    PODGANGS,
     PODS,
-    ROLE_BINDINGS,
-    ROLES,
-    SECRETS,
-    SERVICE_ACCOUNTS,
     SERVICES,
 )
 from grove.runtime.errors import NotFound
@@ -95,19 +91,7 @@ def _reconciles(operator: Any) -> dict[str, float]:
 
 async def _versions(client: Any, namespace: str) -> dict[str, str]:
     out: dict[str, str] = {}
-    for resource in (
-        PODCLIQUESETS,
-        PODCLIQUES,
-        PODCLIQUESCALINGGROUPS,
-        PODGANGS,
-        PODS,
-        SERVICES,
-        SERVICE_ACCOUNTS,
-        ROLES,
-        ROLE_BINDINGS,
-        SECRETS,
-        EVENTS,
-    ):
+    for resource in (PODCLIQUESETS, *PCS_MEMBERS, EVENTS):
         for obj in (await client.list(resource, namespace)).items:
             out[f"{resource.kind}/{obj['metadata']['name']}"] = obj["metadata"]["resourceVersion"]
     return out

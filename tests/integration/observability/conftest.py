@@ -27,7 +27,6 @@ from grove.devcluster.cluster import DevCluster
 from grove.devcluster.nodes import NodeShape
 from grove.devcluster.simulation import SimulationOptions
 from grove.devstack import DevStack, EmbeddedExtender, dev_topology
-from grove.runtime.client import Client, RetryPolicy
 from grove.webhook import WebhookOptions, WebhookServer
 
 SHAPE = NodeShape(cpu="8", memory="32Gi")
@@ -136,16 +135,6 @@ def grove(cluster: Any, namespace: str) -> Iterator[ObservedOperator]:
         if webhook is not None:
             threaded.call(webhook.stop)
         threaded.stop()
-
-
-@pytest_asyncio.fixture
-async def client(cluster: Any) -> AsyncIterator[Client]:
-    """A runtime client for the test cluster."""
-    c = await Client.connect(cluster.kubeconfig, retry=RetryPolicy(max_retries=4, base_delay=0.02))
-    try:
-        yield c
-    finally:
-        await c.close()
 
 
 @pytest_asyncio.fixture

@@ -12,30 +12,14 @@ import pytest
 import pytest_asyncio
 from scheduler_it_helpers import FAST, Topo
 
-from grove.runtime.client import Client, RetryPolicy
-from grove.runtime.metrics import RuntimeMetrics
+from grove.runtime.client import Client
 from grove.scheduler.service import ExtenderOptions, ExtenderService
 
-CRDS = Path(__file__).resolve().parents[3] / "deploy" / "crds"
 
-
-@pytest.fixture(scope="session")
-def grove_crds(kubectl_session: Any) -> None:
-    """Grove's CRDs, installed once per session."""
-    kubectl_session("apply", "--server-side", "-f", str(CRDS), check=True)
-    kubectl_session("wait", "--for", "condition=established", "--timeout=30s", "-f", str(CRDS), check=True)
-
-
-@pytest_asyncio.fixture
-async def client(cluster: Any, grove_crds: None) -> AsyncIterator[Client]:
-    """A runtime client for the test cluster."""
-    c = await Client.connect(
-        cluster.kubeconfig, metrics=RuntimeMetrics(), retry=RetryPolicy(max_retries=4, base_delay=0.02)
-    )
-    try:
-        yield c
-    finally:
-        await c.close()
+@pytest.fixture
+def client(client: Client, grove_crds_installed: Path) -> Client:
+    """The root ``client``, on a cluster with Grove's CRDs."""
+    return client
 
 
 @pytest_asyncio.fixture

@@ -144,3 +144,8 @@ class Scheduler:
         bound = await self.bind(pod, passing[0])
         assert bound == {"Error": ""}, bound
         return str(passing[0])
+
+    async def place(self, pod: dict[str, Any], nodes: Iterable[str]) -> str | None:
+        """:meth:`schedule` for polling: the node the pod was bound to, or None (kube-scheduler retries)."""
+        outcome = await self.schedule(pod, nodes)
+        return outcome if isinstance(outcome, str) else None

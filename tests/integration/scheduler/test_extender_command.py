@@ -29,7 +29,7 @@ async def _serving_line(stream: asyncio.StreamReader) -> dict[str, Any]:
             return dict(record)
 
 
-async def test_command_serves_and_stops_on_sigterm(cluster: Any, grove_crds: None) -> None:
+async def test_command_serves_and_stops_on_sigterm(cluster: Any, grove_crds_installed: Path) -> None:
     proc = await asyncio.create_subprocess_exec(
         GROVE,
         "scheduler-extender",

@@ -65,11 +65,8 @@ async def test_only_the_leader_plans_and_a_standby_takes_over(
     await wait_for(standby.is_active, timeout=20, message="ext-b taking over")
     assert await _status(http, f"{base}/readyz") == 200
 
-    async def placed() -> str | None:
-        outcome = await on_standby.schedule(pods[0], topo.nodes)
-        return outcome if isinstance(outcome, str) else None
-
-    assert await wait_for(placed, message="the new leader planning") in topo.nodes
+    placed = await wait_for(lambda: on_standby.place(pods[0], topo.nodes), message="the new leader planning")
+    assert placed in topo.nodes
 
 
 async def test_a_restarted_extender_rebuilds_from_the_cluster(
@@ -91,11 +88,7 @@ async def test_a_restarted_extender_rebuilds_from_the_cluster(
     )
     sched = Scheduler(http, first.url)
 
-    async def bound(p: dict[str, Any], s: Scheduler) -> str | None:
-        outcome = await s.schedule(p, topo.nodes)
-        return outcome if isinstance(outcome, str) else None
-
-    half = [await wait_for(lambda p=p: bound(p, sched), message="first half") for p in pods[:2]]
+    half = [await wait_for(lambda p=p: sched.place(p, topo.nodes), message="first half") for p in pods[:2]]
     rack = topo.rack_of(half[0])
     assert rack == f"{topo.prefix}-z0-b0-r1" and topo.rack_of(half[1]) == rack
     await first.stop()
@@ -111,7 +104,7 @@ async def test_a_restarted_extender_rebuilds_from_the_cluster(
     assert node.free["cpu"] == node.allocatable["cpu"] - 1000 * half.count(half[0])
 
     sched = Scheduler(http, second.url)
-    rest = [await wait_for(lambda p=p: bound(p, sched), message="second half") for p in pods[2:]]
+    rest = [await wait_for(lambda p=p: sched.place(p, topo.nodes), message="second half") for p in pods[2:]]
     assert {topo.rack_of(n) for n in rest} == {rack}
     stored = {
         p["metadata"]["name"]: p["spec"]["nodeName"] for p in (await client.list(PODS, namespace)).items

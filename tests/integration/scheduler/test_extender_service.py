@@ -23,13 +23,8 @@ async def _schedule_all(
     """kube-scheduler's loop: retry each pod until filter leaves one node, then bind it there."""
     placed: dict[str, str] = {}
     for p in pods:
-
-        async def attempt(p: dict[str, Any] = p) -> str | None:
-            result = await sched.schedule(p, nodes)
-            return result if isinstance(result, str) else None
-
         placed[p["metadata"]["name"]] = await wait_for(
-            attempt, timeout=20, message=f"{p['metadata']['name']}"
+            lambda p=p: sched.place(p, nodes), timeout=20, message=f"{p['metadata']['name']}"
         )
     return placed
 

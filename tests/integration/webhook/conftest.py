@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import pytest_asyncio
 
 from grove.devstack import ENDPOINTS, start_webhook_server
@@ -28,31 +27,15 @@ SYSTEM_NAMESPACE = "grove-system"
 SERVICE = "grove-operator-webhook"
 
 
-@pytest.fixture(scope="session")
-def grove_crds(kubectl_session: Any) -> Path:
-    """Grove's CRDs, applied once."""
-    crds = DEPLOY / "crds"
-    kubectl_session("apply", "--server-side", "-f", str(crds), check=True)
-    kubectl_session("wait", "--for", "condition=established", "--timeout=30s", "-f", str(crds), check=True)
-    return crds
-
-
 async def kubectl_async(kubectl: Any, *args: str, input: str | None = None) -> Any:
     """kubectl in a thread: the webhook server shares the test's event loop and must keep answering."""
     return await asyncio.to_thread(kubectl, *args, input=input)
 
 
 @pytest_asyncio.fixture
-async def client(cluster: Any) -> AsyncIterator[Client]:
-    c = await Client.connect(cluster.kubeconfig)
-    try:
-        yield c
-    finally:
-        await c.close()
-
-
-@pytest_asyncio.fixture
-async def webhook(dev: Any, kubectl: Any, grove_crds: Path, client: Client) -> AsyncIterator[WebhookServer]:
+async def webhook(
+    dev: Any, kubectl: Any, grove_crds_installed: Path, client: Client
+) -> AsyncIterator[WebhookServer]:
     """Grove's webhook server (certProvisionMode auto) registered through ``deploy/webhook``."""
     with contextlib.suppress(AlreadyExists):
         await client.create(NAMESPACES, {"metadata": {"name": SYSTEM_NAMESPACE}})

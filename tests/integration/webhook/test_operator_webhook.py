@@ -38,7 +38,7 @@ async def test_grove_operator_serves_the_webhooks(
     dev: Any,
     cluster: Any,
     kubectl: Any,
-    grove_crds: Path,
+    grove_crds_installed: Path,
     client: Client,
     namespace: str,
     wait_for: Callable[..., Awaitable[Any]],

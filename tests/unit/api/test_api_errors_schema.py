@@ -86,6 +86,7 @@ SCHEMA: dict[str, Any] = {
         ({"name": "a", "mode": "C"}, [(ErrorType.NOT_SUPPORTED, "mode")]),
         ({"name": "a", "count": 0}, [(ErrorType.INVALID, "count")]),
         ({"name": "a", "count": 1.5}, [(ErrorType.INVALID, "count")]),
+        ({"name": "a", "count": 2.0}, []),
         ({"name": "a", "tags": []}, [(ErrorType.INVALID, "tags")]),
         ({"name": "a", "tags": ["x", "x"]}, [(ErrorType.DUPLICATE, "tags[1]")]),
         ({"name": "a", "env": {"k": 1}}, [(ErrorType.INVALID, "env[k]")]),

@@ -61,6 +61,14 @@ def test_validation_messages() -> None:
     assert by_field["spec.mode"] == 'Unsupported value: "c": supported values: "a", "b"; '
     assert "integer,string" in by_field["spec.port"]
     assert [c.field for c in validate(SCHEMA, {"spec": {}})] == ["spec.name"]
+
+
+def test_type_errors_show_the_value_and_its_json_type() -> None:
+    (null,) = validate(SCHEMA, {"spec": {"name": None}})
+    assert null.message == 'Invalid value: "null": spec.name in body must be of type string: "null"'
+    (obj,) = validate(SCHEMA, {"spec": {"name": "a", "replicas": {"x": 1}}})
+    assert obj.message == 'Invalid value: "object": spec.replicas in body must be of type integer: "object"'
+    assert validate(SCHEMA, {"spec": {"name": "a", "replicas": 2.0}}) == []
     assert validate(SCHEMA, {"spec": {"name": "ab", "port": "http", "labels": {"a": "b"}}}) == []
     dup = validate(SCHEMA, {"spec": {"name": "ab", "items": [{"name": "x"}, {"name": "x"}]}})
     assert dup and dup[0].reason == "FieldValueDuplicate"

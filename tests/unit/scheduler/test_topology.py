@@ -154,6 +154,6 @@ def test_malformed_node_is_rejected_with_field() -> None:
     s = _state()
     bad = node("n")
     bad["status"]["allocatable"]["cpu"] = "many"
-    with pytest.raises(ValueError, match=r"status\.allocatable\.cpu"):
+    with pytest.raises(ValueError, match=r"status\.allocatable\[cpu\]"):
         s.upsert_node(bad)
     assert "n" not in s.nodes

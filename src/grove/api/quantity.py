@@ -8,12 +8,14 @@ The grammar follows ``k8s.io/apimachinery/pkg/api/resource``::
     <decimalSI> ::= n | u | m | "" | k | M | G | T | P | E
     <decimalExponent> ::= "e" <signedNumber> | "E" <signedNumber>
 
-Values are kept exact as :class:`fractions.Fraction`. The scheduler compares integers the way kube-scheduler
-does: CPU in millicores (``MilliValue``), everything else in whole units (``Value``), both rounded up.
+Values are kept exact as :class:`fractions.Fraction`. The scheduler extender, the dev cluster's scheduler
+stand-in and its fake kubelets compare integers the way kube-scheduler does: CPU in millicores
+(``MilliValue``), everything else in whole units (``Value``), both rounded up.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from fractions import Fraction
 
@@ -22,6 +24,7 @@ __all__ = [
     "MEMORY",
     "PODS",
     "QuantityError",
+    "amount",
     "format_amount",
     "parse_quantity",
     "to_scheduler_units",
@@ -103,6 +106,25 @@ def to_scheduler_units(resource: str, value: Fraction) -> int:
     Both round up, as ``Quantity.MilliValue`` and ``Quantity.Value`` do.
     """
     return _ceil(value * 1000) if resource == CPU else _ceil(value)
+
+
+def amount(resource: str, value: object, field: str = "quantity") -> int:
+    """``to_scheduler_units(resource, parse_quantity(value, field))``, remembered for quantity strings.
+
+    The same few strings (``"500m"``, ``"1Gi"``) recur in every pod, so parsing each once matters for
+    schedulers that look at thousands of pods.
+    """
+    if isinstance(value, str):
+        try:
+            return _amount_of_text(resource == CPU, value)
+        except QuantityError:
+            pass  # parse again below so that the error names the field
+    return to_scheduler_units(resource, parse_quantity(value, field))
+
+
+@functools.lru_cache(maxsize=4096)
+def _amount_of_text(milli: bool, value: str) -> int:
+    return to_scheduler_units(CPU if milli else "", parse_quantity(value))
 
 
 def _trim(number: float) -> str:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from grove.scheduler.quantity import QuantityError, format_amount, parse_quantity, to_scheduler_units
+from grove.api.quantity import QuantityError, amount, format_amount, parse_quantity, to_scheduler_units
 
 
 @pytest.mark.parametrize(
@@ -51,6 +51,11 @@ def test_rejects_malformed(text: str) -> None:
         parse_quantity(text, "spec.x")
 
 
+def test_a_malformed_quantity_names_the_field_and_the_value() -> None:
+    with pytest.raises(QuantityError, match=r"^spec\.x: '12 cores' is not a quantity"):
+        parse_quantity("12 cores", "spec.x")
+
+
 def test_rejects_non_string() -> None:
     with pytest.raises(QuantityError, match="must be a string or a number"):
         parse_quantity(True, "f")
@@ -65,6 +70,16 @@ def test_scheduler_units_round_up() -> None:
     assert to_scheduler_units("memory", parse_quantity("2Gi")) == 2 * 2**30
     assert to_scheduler_units("memory", parse_quantity("500m")) == 1
     assert to_scheduler_units("nvidia.com/gpu", parse_quantity("8")) == 8
+
+
+def test_amount_parses_and_rounds_and_names_the_field() -> None:
+    assert amount("cpu", "100m") == 100
+    assert amount("cpu", "0.0001") == 1
+    assert amount("memory", "1Gi") == 2**30
+    assert amount("memory", "0.5") == 1
+    assert amount("memory", 3) == 3
+    with pytest.raises(QuantityError, match=r"^spec\.x: 'lots' is not a quantity"):
+        amount("cpu", "lots", "spec.x")
 
 
 def test_format_amount() -> None:
