@@ -323,6 +323,7 @@ async def operator_run(
         "--kubeconfig",
         kubeconfig,
         "--no-leader-elect",
+        "--no-webhook",
         "--metrics-port",
         str(port),
         "--metrics-host",

@@ -61,6 +61,7 @@ __all__ = [
     "USER_AGENT",
     "OperatorHandle",
     "OperatorOptions",
+    "build_context",
     "build_operator",
     "install_crds",
     "run_operator",
@@ -153,6 +154,20 @@ def _caches(mgr: Manager, namespace: str | None) -> Caches:
     )
 
 
+def build_context(mgr: Manager, client: Client, options: OperatorOptions) -> Context:
+    """What the controllers share: ``mgr``'s informers of every kind they read (restricted to
+    ``options.namespace``) and its event recorders for each of them."""
+    return Context(
+        client,
+        _caches(mgr, options.namespace),
+        initc_image=options.initc_image,
+        max_parallel_writes=options.max_parallel_writes,
+        recorders={
+            name: mgr.event_recorder(name) for name in (PCS_CONTROLLER, PCSG_CONTROLLER, PCLQ_CONTROLLER)
+        },
+    )
+
+
 def build_operator(client: Client, options: OperatorOptions | None = None) -> Manager:
     """A manager running Grove's three controllers with ``client`` (not started)."""
     opts = options or OperatorOptions()
@@ -178,15 +193,7 @@ def build_operator(client: Client, options: OperatorOptions | None = None) -> Ma
             handle_signals=opts.handle_signals,
         ),
     )
-    ctx = Context(
-        client,
-        _caches(mgr, opts.namespace),
-        initc_image=opts.initc_image,
-        max_parallel_writes=opts.max_parallel_writes,
-        recorders={
-            name: mgr.event_recorder(name) for name in (PCS_CONTROLLER, PCSG_CONTROLLER, PCLQ_CONTROLLER)
-        },
-    )
+    ctx = build_context(mgr, client, opts)
     PodCliqueSetController(ctx).register(mgr, opts.concurrency_pcs)
     ScalingGroupController(ctx).register(mgr, opts.concurrency_pcsg)
     PodCliqueController(ctx).register(mgr, opts.concurrency_pclq)

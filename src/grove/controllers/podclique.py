@@ -9,10 +9,14 @@ Per PodClique (upstream ``internal/controller/podclique``, reference §3.3-3.4):
 3. status: counts, conditions PodCliqueScheduled and MinAvailableBreached (Unknown while a rolling update
    replaces its PodCliqueSet replica, so gang termination leaves the update alone), hpaPodSelector
    (standalone PodCliques), observedGeneration, lastErrors; written only when it changed and only from a
-   reconcile that made no other write (the events of those writes bring a fresher view at once).
+   reconcile that made no other write and waits for no gate removal to reach the cache (the events of
+   those writes bring a fresher view at once), and diffed against the last status written while the cache
+   has not seen that write (:mod:`.statusmemo`).
 
 Pods are read from the cache by owner UID; expectations (UID-tracked for deletes) cover the window between a
-write and the cache seeing it, so a lagging cache never leads to a duplicate pod or a double delete.
+write and the cache seeing it, so a lagging cache never leads to a duplicate pod or a double delete. Pods
+whose gate removal succeeded are remembered (:mod:`.unobserved`) until the cache shows them ungated, for
+at most :data:`UNGATE_RECHECK` seconds, so a lagging cache never leads to a second gate-removal patch.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ from grove.controllers.status import (
     now_rfc3339,
     status_patch,
 )
+from grove.controllers.statusmemo import StatusMemo
+from grove.controllers.unobserved import UnobservedWrites
 from grove.runtime.cache import CONTROLLER_UID_INDEX, DeletedFinalStateUnknown, unwrap_tombstone
 from grove.runtime.client import PatchType
 from grove.runtime.controller import Controller, Request, Result
@@ -84,6 +90,8 @@ log = structlog.get_logger(__name__)
 CONTROLLER_NAME = "podclique-controller"
 EXPECTATIONS_RECHECK = 30.0
 """Seconds after which a reconcile waiting on expectations looks again (events normally come much sooner)."""
+UNGATE_RECHECK = 30.0
+"""Seconds a gate removal is trusted while the cache still shows the gate; then the gate is removed again."""
 
 _REMOVE_GATE_PATCH = {
     "spec": {"schedulingGates": [{"$patch": "delete", "name": constants.PODGANG_SCHEDULING_GATE}]}
@@ -118,6 +126,8 @@ class PodCliqueController:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.expectations = UIDTrackingExpectations()
+        self.ungated = UnobservedWrites(UNGATE_RECHECK)
+        self.status_memo = StatusMemo()
         self.recorder = ctx.recorder(CONTROLLER_NAME)
 
     # ---- wiring ------------------------------------------------------------------------------------------
@@ -145,6 +155,8 @@ class PodCliqueController:
             self.expectations.creation_observed(key)
 
     def _pod_updated(self, old: Obj, new: Obj) -> None:
+        if not has_grove_gate(new):
+            self.ungated.observed(uid_of(new))
         if metadata(new).get("deletionTimestamp") and not metadata(old).get("deletionTimestamp"):
             key = _pclq_key_of_pod(new)
             if key is not None:
@@ -152,6 +164,7 @@ class PodCliqueController:
 
     def _pod_deleted(self, obj: Obj | DeletedFinalStateUnknown) -> None:
         pod = unwrap_tombstone(obj)
+        self.ungated.observed(uid_of(pod))
         key = _pclq_key_of_pod(pod)
         if key is not None:
             self.expectations.deletion_observed_uid(key, uid_of(pod))
@@ -182,10 +195,12 @@ class PodCliqueController:
     async def reconcile(self, req: Request) -> Result | None:
         """One pass over the PodClique ``req``."""
         key = str(req)
-        obj = self.ctx.caches.pclq.store.get_by_name(req.namespace, req.name)
-        if obj is None:
+        cached = self.ctx.caches.pclq.store.get_by_name(req.namespace, req.name)
+        if cached is None:
             self.expectations.delete(key)
+            self.status_memo.forget(req.namespace, req.name)
             return None
+        obj = self.status_memo.current(cached)
         if metadata(obj).get("deletionTimestamp"):
             return None  # garbage collection removes the pods
         parsed = self.ctx.pclq_models.get(obj)
@@ -202,6 +217,8 @@ class PodCliqueController:
         errors: list[ErrorRecord] = []
         wrote = False
         waiting = not self.expectations.satisfied(key)
+        # Pods whose gate removal the cache has not shown yet still count as gated there.
+        ungating = any(self.ungated.pending(uid_of(p)) for p in pods)
         failure: BaseException | None = None
         try:
             if pcs is not None and ref is not None and not waiting:
@@ -214,9 +231,12 @@ class PodCliqueController:
             record = user_error(exc)
             if record is not None:
                 errors.append(record)
-        if failure is None and (wrote or waiting):
-            # The watch events of our own writes are on their way and bring a fresher view.
-            return Result(requeue_after=EXPECTATIONS_RECHECK) if waiting else None
+        if failure is None and (wrote or waiting or ungating):
+            # The watch events of our own writes are on their way and bring a fresher view; the recheck
+            # covers an event that never comes.
+            if waiting:
+                return Result(requeue_after=EXPECTATIONS_RECHECK)
+            return Result(requeue_after=UNGATE_RECHECK) if ungating else None
         updating = (
             pcs is not None
             and ref is not None
@@ -337,7 +357,11 @@ class PodCliqueController:
     # ---- scheduling gates -------------------------------------------------------------------------------
 
     async def _ungate(self, obj: Obj, pods: list[Obj]) -> bool:
-        gated = [p for p in pods if is_active(p) and has_grove_gate(p)]
+        """Removes Grove's gate from the pods the PodGang releases; True if it patched any. Pods whose
+        removal succeeded but is not in the cache yet are skipped."""
+        gated = [
+            p for p in pods if is_active(p) and has_grove_gate(p) and not self.ungated.pending(uid_of(p))
+        ]
         if not gated:
             return False
         ns = namespace_of(obj)
@@ -361,6 +385,7 @@ class PodCliqueController:
                 await self.ctx.client.patch(
                     PODS, name_of(pod), _REMOVE_GATE_PATCH, ns, patch_type=PatchType.STRATEGIC
                 )
+                self.ungated.add(uid_of(pod))
 
         results = await asyncio.gather(*(ungate(p) for p in targets), return_exceptions=True)
         for r in results:
@@ -432,9 +457,10 @@ class PodCliqueController:
         if patch is None:
             return
         try:
-            await self.ctx.client.patch_status(PODCLIQUES, name_of(obj), patch, namespace_of(obj))
+            written = await self.ctx.client.patch_status(PODCLIQUES, name_of(obj), patch, namespace_of(obj))
         except NotFound:
             return
+        self.status_memo.wrote(obj, written)
 
 
 def _breach_condition(scheduled: int, available: int, min_available: int, generation: int) -> dict[str, Any]:

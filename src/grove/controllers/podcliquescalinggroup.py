@@ -54,6 +54,7 @@ from grove.controllers.status import (
     now_rfc3339,
     status_patch,
 )
+from grove.controllers.statusmemo import StatusMemo
 from grove.controllers.sync import OWNED_REPLICAS, ChildKind, sync_children
 from grove.runtime.cache import CONTROLLER_UID_INDEX
 from grove.runtime.controller import Controller, Request, Result
@@ -119,6 +120,7 @@ class ScalingGroupController:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.recorder = ctx.recorder(CONTROLLER_NAME)
+        self.status_memo = StatusMemo()
         self._replica_deletes = ChildKind(
             PODCLIQUES,
             ctx.caches.pclq,
@@ -160,9 +162,13 @@ class ScalingGroupController:
 
     async def reconcile(self, req: Request) -> Result | None:
         """One pass over the PodCliqueScalingGroup ``req``."""
-        obj = self.ctx.caches.pcsg.store.get_by_name(req.namespace, req.name)
-        if obj is None or metadata(obj).get("deletionTimestamp"):
+        cached = self.ctx.caches.pcsg.store.get_by_name(req.namespace, req.name)
+        if cached is None:
+            self.status_memo.forget(req.namespace, req.name)
             return None
+        if metadata(cached).get("deletionTimestamp"):
+            return None
+        obj = self.status_memo.current(cached)
         pcs_obj = owner_pcs(self.ctx, obj)
         if pcs_obj is None:
             return None  # orphaned: garbage collection removes it
@@ -361,9 +367,12 @@ class ScalingGroupController:
         if patch is None:
             return
         try:
-            await self.ctx.client.patch_status(PODCLIQUESCALINGGROUPS, name_of(obj), patch, namespace_of(obj))
+            written = await self.ctx.client.patch_status(
+                PODCLIQUESCALINGGROUPS, name_of(obj), patch, namespace_of(obj)
+            )
         except NotFound:
             return
+        self.status_memo.wrote(obj, written)
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ from grove.controllers.status import (
     now_rfc3339,
     status_patch,
 )
+from grove.controllers.statusmemo import StatusMemo
 from grove.controllers.sync import OWNED_REPLICAS, ChildKind, sync_children
 from grove.runtime.cache import CONTROLLER_UID_INDEX, unwrap_tombstone
 from grove.runtime.controller import Controller, Request, Result
@@ -122,6 +123,7 @@ class PodCliqueSetController:
         self._hpas = ChildKind(HORIZONTAL_POD_AUTOSCALERS, c.hpas)
         # PodGangs this operator marked Initialized that the cache does not show as such yet.
         self._initialized: set[str] = set()
+        self.status_memo = StatusMemo()
         self._pclqs = ChildKind(
             PODCLIQUES,
             c.pclq,
@@ -185,9 +187,11 @@ class PodCliqueSetController:
 
     async def reconcile(self, req: Request) -> Result | None:
         """One pass over the PodCliqueSet ``req``."""
-        obj = self.ctx.caches.pcs.store.get_by_name(req.namespace, req.name)
-        if obj is None:
+        cached = self.ctx.caches.pcs.store.get_by_name(req.namespace, req.name)
+        if cached is None:
+            self.status_memo.forget(req.namespace, req.name)
             return None
+        obj = self.status_memo.current(cached)
         if metadata(obj).get("deletionTimestamp"):
             return None  # garbage collection removes what it owns
         view = self.ctx.pcs_view(obj)
@@ -363,10 +367,7 @@ class PodCliqueSetController:
             return
         log.warning("podcliqueset.invalid", errors=[str(e) for e in errors])
         self.recorder.warning(obj, reasons.INVALID_SPEC, f"Invalid spec: {description}")
-        try:
-            await self.ctx.client.patch_status(PODCLIQUESETS, name_of(obj), patch, namespace_of(obj))
-        except NotFound:
-            return
+        await self._patch_status(obj, patch)
 
     async def _write_status(
         self, obj: Obj, pcs: PodCliqueSet, view: PcsView, errors: list[ErrorRecord]
@@ -404,12 +405,17 @@ class PodCliqueSetController:
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
         patch = status_patch(obj, desired)
-        if patch is None:
-            return
+        if patch is not None:
+            await self._patch_status(obj, patch)
+
+    async def _patch_status(self, obj: Obj, patch: dict[str, Any]) -> None:
         try:
-            await self.ctx.client.patch_status(PODCLIQUESETS, name_of(obj), patch, namespace_of(obj))
+            written = await self.ctx.client.patch_status(
+                PODCLIQUESETS, name_of(obj), patch, namespace_of(obj)
+            )
         except NotFound:
             return
+        self.status_memo.wrote(obj, written)
 
     def _replica_states(self, obj: Obj, pcs: PodCliqueSet, generation_hash: str) -> list[ReplicaState]:
         """Per replica: available (every standalone PodClique has minAvailable ready pods, every scaling
