@@ -39,7 +39,7 @@ from typing import Any
 
 import aiohttp
 
-from grove.controllers.operator import install_crds
+from grove.controllers.operator import USER_AGENT, install_crds
 from grove.controllers.resources import PODCLIQUES, PODCLIQUESETS, PODGANGS, PODS, SERVICES
 from grove.runtime.client import Client
 from grove.runtime.informer import FuncHandler, Informer
@@ -53,7 +53,8 @@ PODS_PER_REPLICA = 2
 TOTAL_PODS = REPLICAS * PODS_PER_REPLICA
 STEADY_WINDOW = 30.0
 TIMEOUT = 600.0
-OPERATOR_AGENT = "grove"
+# Requests are attributed by the product token of their User-Agent.
+OPERATOR_AGENT = USER_AGENT.split("/", 1)[0]
 BENCH_AGENT = "scale-bench"
 VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
