@@ -146,12 +146,24 @@ def webhook_options_from_args(args: argparse.Namespace) -> WebhookOptions | None
     )
 
 
+def namespaces_to_ensure(options: OperatorOptions, webhook: WebhookOptions | None) -> tuple[str, ...]:
+    """The namespaces an operator run outside the cluster creates when missing: the Lease's, and the
+    webhook Secret's in auto mode. In a pod ($POD_NAMESPACE set) they exist already: nothing to create."""
+    if os.environ.get("POD_NAMESPACE"):
+        return ()
+    wanted = [options.lease_namespace()] if options.leader_election else []
+    if webhook is not None and webhook.cert_provision_mode == "auto":
+        wanted.append(webhook.namespace)
+    return tuple(dict.fromkeys(wanted))
+
+
 async def run(args: argparse.Namespace) -> int:
     """Runs the operator until SIGTERM/SIGINT; 1 if it lost its lease or failed, 2 on bad flags."""
     try:
         configure_logging(args.log_level)
         options = options_from_args(args)
         webhook_options = webhook_options_from_args(args)
+        options.ensure_namespaces = namespaces_to_ensure(options, webhook_options)
     except ValueError as exc:
         print(f"grove operator: {exc}", file=sys.stderr)
         return 2

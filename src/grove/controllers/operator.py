@@ -51,10 +51,11 @@ from grove.controllers.resources import (
 )
 from grove.runtime.cache import IndexFunc
 from grove.runtime.client import Client
+from grove.runtime.errors import AlreadyExists, Forbidden, KubeError, NotFound
 from grove.runtime.informer import Informer, InformerOptions
 from grove.runtime.leaderelection import LeaderElectionConfig, default_identity
 from grove.runtime.manager import Manager, ManagerOptions
-from grove.runtime.resources import CUSTOM_RESOURCE_DEFINITIONS, Resource
+from grove.runtime.resources import CUSTOM_RESOURCE_DEFINITIONS, NAMESPACES, Resource
 
 __all__ = [
     "LEADER_ELECTION_ID",
@@ -105,6 +106,9 @@ class OperatorOptions:
     """Server-side apply Grove's CRDs before starting (for dev clusters; production applies them once)."""
     informer_options: InformerOptions | None = None
     max_parallel_writes: int = 32
+    ensure_namespaces: tuple[str, ...] = ()
+    """Namespaces to create first when missing: where the Lease (and the webhook's Secret) live, for an
+    operator run outside the cluster, where no Deployment's namespace exists yet."""
 
     def lease_namespace(self) -> str:
         """Where the leader election Lease lives."""
@@ -251,6 +255,33 @@ class OperatorHandle:
             await asyncio.shield(self._task)
 
 
+async def ensure_namespace(client: Client, name: str) -> None:
+    """Creates namespace ``name`` unless it exists; raises RuntimeError saying what to do if it cannot."""
+    try:
+        await client.get(NAMESPACES, name)
+        return
+    except NotFound:
+        pass
+    except Forbidden:
+        return  # Not allowed to look: assume it exists; the Lease writes will say otherwise.
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {labels.PART_OF: "grove"}},
+    }
+    try:
+        await client.create(NAMESPACES, body)
+    except AlreadyExists:
+        return
+    except KubeError as exc:
+        raise RuntimeError(
+            f"namespace {name!r} does not exist and cannot be created ({exc}); create it "
+            f"(kubectl create namespace {name}) or choose another with --leader-election-namespace / "
+            "--webhook-namespace"
+        ) from exc
+    log.info("operator.namespace_created", namespace=name)
+
+
 async def run_operator(kubeconfig: str | None, options: OperatorOptions | None = None) -> OperatorHandle:
     """Starts an operator on the cluster of ``kubeconfig`` (None: $KUBECONFIG, in-cluster, ~/.kube/config)
     in the running event loop and returns its handle once it is started (leading or standing by).
@@ -263,6 +294,8 @@ async def run_operator(kubeconfig: str | None, options: OperatorOptions | None =
     try:
         if opts.install_crds:
             await install_crds(client)
+        for namespace in opts.ensure_namespaces:
+            await ensure_namespace(client, namespace)
         mgr = build_operator(client, opts)
     except BaseException:
         await client.close()

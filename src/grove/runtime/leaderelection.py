@@ -209,11 +209,11 @@ class LeaderElector:
             except (AlreadyExists, Conflict):
                 return False
             except KubeError as exc:
-                self._log.info("leader_election.create_failed", error=str(exc))
+                self._log.warning("leader_election.create_failed", error=str(exc))
                 return False
             return True
         except KubeError as exc:
-            self._log.info("leader_election.get_failed", error=str(exc))
+            self._log.warning("leader_election.get_failed", error=str(exc))
             return False
 
         self._lease = lease
@@ -240,7 +240,7 @@ class LeaderElector:
         except (Conflict, NotFound):
             return False
         except KubeError as exc:
-            self._log.info("leader_election.update_failed", error=str(exc))
+            self._log.warning("leader_election.update_failed", error=str(exc))
             return False
         return True
 
