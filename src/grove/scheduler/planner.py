@@ -7,12 +7,14 @@ topology tree. Placement walks the units top-down:
 1. For a unit with a constraint, candidate domains at the preferred depth are tried first, then (if the
    preferred cannot be met) at the required depth. Candidates are pruned with the per-domain free sums kept
    by :mod:`grove.scheduler.topology` (an upper bound of what fits) and tried tightest first, so large free
-   domains stay whole for large gangs (Kueue TAS "BestFit"). The first candidate where the whole unit
-   fits wins.
+   domains stay whole for large gangs (Kueue TAS "BestFit"); equally tight candidates are ordered by how
+   tight their parent (then grandparent) is, so empty blocks are not opened for a rack while fuller blocks
+   have a rack that fits. The first candidate where the whole unit fits wins.
 2. Inside the chosen domain, sub-units are placed the same way, the most constrained and largest first.
 3. Pods of one shape (same requests and node constraints) are placed with exact per-node counts, descending
-   the tree: the tightest child that holds all remaining pods, else the fullest children first and the
-   tightest one for the rest — the fewest domains at every level.
+   the tree: the tightest child that holds all remaining pods, else the roomiest children first and the
+   tightest one for the rest — the fewest domains at every level above the nodes. Across nodes it is best
+   fit: the nodes with the least room first, so whole nodes stay free for large pods.
 
 All or nothing: every tentative assignment is journalled and rolled back when a branch fails, and the snapshot
 is never modified. Pods beyond a group's ``minReplicas`` are placed when they fit (first the whole gang is
@@ -325,13 +327,35 @@ class _Planner:
         return domains[best]
 
     def _candidates(self, unit: _Unit, scope: Domain, depth: int) -> list[Domain]:
+        """Domains at ``depth`` inside ``scope`` whose free sums hold the unit, best first.
+
+        Best is the least left over (of the unit's dominant resource first) in the domain itself; between
+        equally tight domains, the least left over in its parent, then grandparent, up to ``scope``. So a
+        rack gang that finds no partly used rack opens an empty rack in the fullest block, not in an empty
+        block: emptier domains at every level stay whole for the gangs that need them.
+        """
         demand = unit.demand
         dominant = sorted(range(len(demand)), key=lambda i: (-demand[i] / self._scale[i], i))
-        scored: list[tuple[list[int], tuple[str, ...], Domain]] = []
+        left: dict[tuple[str, ...], list[int]] = {}
+
+        def left_over(d: Domain) -> list[int]:
+            rest = left.get(d.id)
+            if rest is None:
+                free = self.dom_free(d)
+                rest = left[d.id] = [free[i] - demand[i] for i in dominant]
+            return rest
+
+        scored: list[tuple[list[list[int]], tuple[str, ...], Domain]] = []
         for d in self.tree.domains_at(depth, scope):
-            free = self.dom_free(d)
-            if all(f >= v for f, v in zip(free, demand, strict=True)):
-                scored.append(([free[i] - demand[i] for i in dominant], d.id, d))
+            own = left_over(d)
+            if min(own) < 0:
+                continue
+            key = [own]
+            parent = d.parent
+            while parent is not None and parent.depth > scope.depth:
+                key.append(left_over(parent))
+                parent = parent.parent
+            scored.append((key, d.id, d))
         scored.sort(key=lambda t: (t[0], t[1]))
         return [d for _, _, d in scored]
 
@@ -417,7 +441,9 @@ class _Planner:
 
         The tightest child that holds them all wins (one already hosting this gang first); children are
         ranked by their free sums, an upper bound, so exact counts are computed only where needed. When no
-        child holds them all: the fullest children first, and the tightest one for the rest.
+        child holds them all: among domains, the roomiest children first and the tightest one for the rest
+        (the fewest domains); among nodes, best fit: the nodes with the least room first, then the tightest
+        one for the rest, so whole nodes stay free for large pods.
         """
         items: list[tuple[int, str, Domain | NodeInfo]] = []
         for node in d.nodes.values():
@@ -442,6 +468,22 @@ class _Planner:
         exact = sorted((t for t in exact if t[0] > 0), key=lambda t: (t[0], t[1]))
         counts = [t[0] for t in exact]
         placed = 0
+        if all(isinstance(t[2], NodeInfo) or t[2].node_count == 1 for t in exact):
+            # Nodes: best fit. Fill the nodes with the least room first, so the emptier nodes stay whole
+            # for large pods; the rest goes to the tightest node that holds it.
+            lo = 0
+            while need > 0 and lo < len(exact):
+                i = bisect.bisect_left(counts, need, lo)
+                if i < len(exact):
+                    pick = next((t[2] for t in exact[i:] if self._hosts_gang(t[2])), exact[i][2])
+                    self._take(sid, pick, need, memo, pods)
+                    return placed + need
+                c, _, item = exact[lo]
+                self._take(sid, item, c, memo, pods)
+                placed += c
+                need -= c
+                lo += 1
+            return placed
         hi = len(exact)
         while need > 0 and hi > 0:
             i = bisect.bisect_left(counts, need, 0, hi)

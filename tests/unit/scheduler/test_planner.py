@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -138,6 +139,52 @@ def test_bestfit_uses_the_tightest_nodes_inside_a_domain() -> None:
     gang, pods = _simple_gang("g", 1, gpu=2)
     plan = _ok(_plan(state, gang, pods))
     assert plan.assignments == {"default/g-p0": "z0-b0-r0-h1"}
+
+
+def test_bestfit_measures_tightness_in_the_gangs_dominant_resource() -> None:
+    nodes = fleet(1, 1, 2, 2, gpu=8)
+    # Rack 0: every GPU free but almost no cpu; rack 1: plenty of cpu but one host's GPUs in use.
+    busy = {
+        "z0-b0-r0-h0": {"cpu": 30000},
+        "z0-b0-r0-h1": {"cpu": 30000},
+        "z0-b0-r1-h0": {"nvidia.com/gpu": 8},
+    }
+    gang, pods = _simple_gang("g", 2, required=RACK_KEY, cpu="1", gpu=4)
+    plan = _ok(_plan(_state(nodes, busy), gang, pods))
+    assert set(plan.assignments.values()) == {"z0-b0-r1-h1"}
+
+
+def test_equally_tight_racks_go_to_the_fullest_block_so_empty_blocks_stay_whole() -> None:
+    nodes = fleet(1, 2, 2, 2, gpu=8)
+    # Block 1 has one rack full; block 0 is empty. Every free rack is equally tight for a 16-GPU gang.
+    state = _state(nodes, {"z0-b1-r0-h0": {"nvidia.com/gpu": 8}, "z0-b1-r0-h1": {"nvidia.com/gpu": 8}})
+    gang, pods = _simple_gang("g", 2, required=RACK_KEY, gpu=8)
+    plan = _ok(_plan(state, gang, pods))
+    assert {_rack(n) for n in plan.assignments.values()} == {"z0-b1-r1"}
+
+
+def test_a_tighter_rack_still_beats_a_fuller_block() -> None:
+    nodes = fleet(1, 2, 2, 2, gpu=8)
+    # Block 0: rack 0 has one host busy (tight rack), rack 1 empty; block 1: rack 0 full, rack 1 empty.
+    busy = {
+        "z0-b0-r0-h0": {"nvidia.com/gpu": 8},
+        "z0-b1-r0-h0": {"nvidia.com/gpu": 8},
+        "z0-b1-r0-h1": {"nvidia.com/gpu": 8},
+    }
+    gang, pods = _simple_gang("g", 1, required=RACK_KEY, gpu=8)
+    plan = _ok(_plan(_state(nodes, busy), gang, pods))
+    assert plan.assignments == {"default/g-p0": "z0-b0-r0-h1"}
+
+
+def test_pods_fill_the_fullest_nodes_first_so_whole_nodes_stay_free() -> None:
+    nodes = fleet(1, 1, 1, 4, gpu=8)
+    # Hosts 0 and 1 have 3 GPUs free each, hosts 2 and 3 are empty: 12 one-GPU pods fit in 3+3+6,
+    # leaving host 3 whole for an 8-GPU pod (the roomiest-first order would use 8+4 and leave none whole).
+    busy = {"z0-b0-r0-h0": {"nvidia.com/gpu": 5}, "z0-b0-r0-h1": {"nvidia.com/gpu": 5}}
+    gang, pods = _simple_gang("g", 12, required=RACK_KEY, gpu=1)
+    plan = _ok(_plan(_state(nodes, busy), gang, pods))
+    per_node = Counter(plan.assignments.values())
+    assert per_node == {"z0-b0-r0-h0": 3, "z0-b0-r0-h1": 3, "z0-b0-r0-h2": 6}
 
 
 def test_group_configs_pack_each_pcsg_replica_in_its_own_rack() -> None:
