@@ -28,15 +28,11 @@ from grove.controllers.operator import USER_AGENT as OPERATOR_USER_AGENT
 from grove.controllers.operator import OperatorOptions, run_operator
 from grove.controllers.resources import (
     HORIZONTAL_POD_AUTOSCALERS,
+    PCS_MEMBERS,
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
-    PODGANGS,
-    PODS,
-    ROLE_BINDINGS,
     ROLES,
-    SECRETS,
-    SERVICE_ACCOUNTS,
     SERVICES,
 )
 from grove.dev_command import prepare_dev_cluster
@@ -217,18 +213,7 @@ async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster
         # (OwnerReferencesPermissionEnforcement); collect the owners the operator's children name.
         owners: set[RequestAttributes] = set()
         selector = f"{labels.PART_OF}={pcs}"
-        for resource in (
-            PODS,
-            PODCLIQUES,
-            PODCLIQUESCALINGGROUPS,
-            PODGANGS,
-            SERVICES,
-            SERVICE_ACCOUNTS,
-            ROLES,
-            ROLE_BINDINGS,
-            SECRETS,
-            HORIZONTAL_POD_AUTOSCALERS,
-        ):
+        for resource in PCS_MEMBERS:
             for obj in (await admin.list(resource, namespace, label_selector=selector)).items:
                 for ref in obj["metadata"].get("ownerReferences") or ():
                     if ref.get("blockOwnerDeletion"):
