@@ -9,7 +9,7 @@ import sys
 import structlog
 
 from grove.controllers.context import DEFAULT_INITC_IMAGE
-from grove.controllers.operator import LEADER_ELECTION_ID, OperatorOptions, run_operator
+from grove.controllers.operator import LEADER_ELECTION_ID, OperatorHandle, OperatorOptions, run_operator
 from grove.runtime.logging import configure_logging
 from grove.runtime.manager import LeaderElectionLost
 from grove.webhook import WebhookOptions, WebhookServer
@@ -157,6 +157,19 @@ def namespaces_to_ensure(options: OperatorOptions, webhook: WebhookOptions | Non
     return tuple(dict.fromkeys(wanted))
 
 
+async def start_webhook(webhook: WebhookServer, handle: OperatorHandle) -> bool:
+    """Starts the webhook server; False if the operator was stopped meanwhile. A SIGTERM during start-up
+    stops the manager, which closes the client the server starts with: its failure then is no error."""
+    try:
+        await webhook.start()
+    except Exception:
+        if handle.manager.stopping:
+            log.info("webhook.start_abandoned", reason="operator stopping")
+            return False
+        raise
+    return True
+
+
 async def run(args: argparse.Namespace) -> int:
     """Runs the operator until SIGTERM/SIGINT; 1 if it lost its lease or failed, 2 on bad flags."""
     try:
@@ -177,7 +190,7 @@ async def run(args: argparse.Namespace) -> int:
         if webhook_options is not None:
             # Every replica serves admission (not only the leader), with the manager's client and metrics.
             webhook = WebhookServer(handle.client, webhook_options, registry=handle.manager.metrics.registry)
-            await webhook.start()
+            await start_webhook(webhook, handle)
         await handle.wait()
     except LeaderElectionLost:
         log.error("operator.leader_election_lost")

@@ -189,6 +189,11 @@ class Manager:
         return self._port
 
     @property
+    def stopping(self) -> bool:
+        """True once a stop was requested or the manager failed (its shutdown may still be running)."""
+        return self._done is not None and self._done.done()
+
+    @property
     def is_leader(self) -> bool:
         """True while this manager runs its leader-only work."""
         return self._leading.is_set()

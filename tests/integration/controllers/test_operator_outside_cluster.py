@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from grove.controllers.operator import OperatorOptions
-from grove.operator_command import namespaces_to_ensure
+from grove.controllers.operator import OperatorOptions, run_operator
+from grove.operator_command import namespaces_to_ensure, start_webhook
 from grove.runtime.errors import NotFound
 from grove.runtime.resources import LEASES, NAMESPACES, SECRETS
-from grove.webhook import WebhookOptions
+from grove.webhook import WebhookOptions, WebhookServer
 
 GROVE = str(Path(sys.executable).with_name("grove"))
 
@@ -91,3 +91,15 @@ async def test_operator_outside_the_cluster_creates_its_namespaces_and_leads(
             with contextlib.suppress(NotFound):
                 await client.delete(NAMESPACES, name)
     assert process.returncode == 0, logs()
+
+
+async def test_a_stop_during_the_webhook_start_is_a_clean_stop(cluster: Any, namespace: str) -> None:
+    # SIGTERM while the webhook provisions its certificate: the manager's shutdown closes the client under it.
+    options = OperatorOptions(namespace=namespace, leader_election=False, metrics_port=0)
+    handle = await run_operator(cluster.kubeconfig, options)
+    await handle.stop()
+    webhook = WebhookServer(handle.client, WebhookOptions(port=0, namespace=namespace))
+    try:
+        assert await start_webhook(webhook, handle) is False
+    finally:
+        await webhook.stop()
