@@ -8,7 +8,7 @@ import ipaddress
 import itertools
 from typing import Any
 
-from grove.devcluster import errors, meta
+from grove.devcluster import errors, kubeletapi, meta
 from grove.devcluster.builtin_schemas import schema_for
 from grove.devcluster.errors import Cause
 from grove.devcluster.resources import (
@@ -575,9 +575,10 @@ def _event_getters() -> dict[str, FieldGetter]:
 
 def builtin_types() -> list[ResourceType]:
     """Every built-in resource the dev cluster serves (with the structural schema of its kind)."""
+    from grove.devcluster.reviews import review_types
     from grove.devcluster.webhooks import admission_types
 
-    types = _types() + admission_types()
+    types = _types() + admission_types() + review_types()
     for t in types:
         t.schema = schema_for(t.group, t.version, t.kind)
     return types
@@ -613,7 +614,11 @@ def _types() -> list[ResourceType]:
             ("po",),
             ("all",),
             status_subresource=True,
-            extra_subresources=(("binding", "Binding", ("create",)),),
+            extra_subresources=(
+                ("binding", "Binding", ("create",)),
+                ("eviction", "Eviction", ("create",)),
+                *kubeletapi.SUBRESOURCES,
+            ),
             has_generation=True,
             strategy=PodStrategy(),
             field_getters=_pod_getters(),

@@ -71,6 +71,10 @@ def api_group(registry: Registry, group: str) -> JSON | None:
     return {"kind": "APIGroup", "apiVersion": "v1", **_group(group, versions)}
 
 
+# Subresources whose kind lives in another group version (kubectl drain finds Eviction's this way).
+_SUBRESOURCE_GROUPS = {"Scale": ("autoscaling", "v1"), "Eviction": ("policy", "v1")}
+
+
 def _resource_entries(t: ResourceType) -> list[JSON]:
     main: JSON = {
         "name": t.plural,
@@ -86,8 +90,9 @@ def _resource_entries(t: ResourceType) -> list[JSON]:
     out = [main]
     for sub, kind, verbs in t.subresources():
         entry: JSON = {"name": f"{t.plural}/{sub}", "singularName": "", "namespaced": t.namespaced}
-        if kind == "Scale":
-            entry.update({"group": "autoscaling", "version": "v1"})
+        if kind in _SUBRESOURCE_GROUPS:
+            group, version = _SUBRESOURCE_GROUPS[kind]
+            entry.update({"group": group, "version": version})
         entry.update({"kind": kind, "verbs": list(verbs)})
         out.append(entry)
     return out
@@ -123,11 +128,8 @@ def _aggregated_resource(t: ResourceType) -> JSON:
         entry["categories"] = list(t.categories)
     subs = []
     for sub, kind, verbs in t.subresources():
-        rk = (
-            {"group": "autoscaling", "version": "v1", "kind": "Scale"}
-            if kind == "Scale"
-            else {"group": t.group, "version": t.version, "kind": kind}
-        )
+        group, version = _SUBRESOURCE_GROUPS.get(kind, (t.group, t.version))
+        rk = {"group": group, "version": version, "kind": kind}
         subs.append({"subresource": sub, "responseKind": rk, "verbs": list(verbs)})
     if subs:
         entry["subresources"] = subs

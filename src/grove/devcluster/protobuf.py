@@ -1,10 +1,11 @@
 """Decoding of Kubernetes protobuf request bodies (``application/vnd.kubernetes.protobuf``).
 
 ``kubectl create configmap|secret|namespace|serviceaccount|role|rolebinding|clusterrole|
-clusterrolebinding|service`` sends the object in Kubernetes' protobuf envelope: the magic ``k8s\\0`` then a
-``runtime.Unknown`` message holding the TypeMeta and the object encoded with the field numbers of
-``k8s.io/api/*/generated.proto``. This module turns those into the JSON-shaped dicts the store takes;
-kinds outside the table are reported as unsupported (415).
+clusterrolebinding|service``, ``kubectl auth can-i|whoami`` (access and self-subject reviews) and
+``kubectl drain`` (``Eviction``, ``DeleteOptions``) send the object in Kubernetes' protobuf envelope: the
+magic ``k8s\\0`` then a ``runtime.Unknown`` message holding the TypeMeta and the object encoded with the
+field numbers of ``k8s.io/api/*/generated.proto``. This module turns those into the JSON-shaped dicts the
+store takes; kinds outside the table are reported as unsupported (415).
 """
 
 from __future__ import annotations
@@ -88,7 +89,54 @@ _SERVICE_SPEC: Schema = {
     18: ("clusterIPs", "str*", None),
 }
 
+_RESOURCE_ATTRIBUTES: Schema = {
+    1: ("namespace", "str", None),
+    2: ("verb", "str", None),
+    3: ("group", "str", None),
+    4: ("version", "str", None),
+    5: ("resource", "str", None),
+    6: ("subresource", "str", None),
+    7: ("name", "str", None),
+}
+_NON_RESOURCE_ATTRIBUTES: Schema = {1: ("path", "str", None), 2: ("verb", "str", None)}
+_ACCESS_REVIEW_SPEC: Schema = {
+    1: ("resourceAttributes", "msg", _RESOURCE_ATTRIBUTES),
+    2: ("nonResourceAttributes", "msg", _NON_RESOURCE_ATTRIBUTES),
+    3: ("user", "str", None),
+    4: ("groups", "str*", None),
+    6: ("uid", "str", None),
+}
+_DELETE_OPTIONS: Schema = {
+    1: ("gracePeriodSeconds", "int", None),
+    2: ("preconditions", "msg", {1: ("uid", "str", None), 2: ("resourceVersion", "str", None)}),
+    3: ("orphanDependents", "bool", None),
+    4: ("propagationPolicy", "str", None),
+    5: ("dryRun", "str*", None),
+}
+_AUTHZ = "authorization.k8s.io/v1"
+
 KINDS: dict[tuple[str, str], Schema] = {
+    (_AUTHZ, "SelfSubjectAccessReview"): {
+        1: ("metadata", "msg", _OBJECT_META),
+        2: ("spec", "msg", _ACCESS_REVIEW_SPEC),
+    },
+    (_AUTHZ, "SubjectAccessReview"): {
+        1: ("metadata", "msg", _OBJECT_META),
+        2: ("spec", "msg", _ACCESS_REVIEW_SPEC),
+    },
+    (_AUTHZ, "LocalSubjectAccessReview"): {
+        1: ("metadata", "msg", _OBJECT_META),
+        2: ("spec", "msg", _ACCESS_REVIEW_SPEC),
+    },
+    (_AUTHZ, "SelfSubjectRulesReview"): {
+        1: ("metadata", "msg", _OBJECT_META),
+        2: ("spec", "msg", {1: ("namespace", "str", None)}),
+    },
+    ("authentication.k8s.io/v1", "SelfSubjectReview"): {1: ("metadata", "msg", _OBJECT_META)},
+    ("policy/v1", "Eviction"): {
+        1: ("metadata", "msg", _OBJECT_META),
+        2: ("deleteOptions", "msg", _DELETE_OPTIONS),
+    },
     ("v1", "ConfigMap"): {
         1: ("metadata", "msg", _OBJECT_META),
         2: ("data", "map", None),
@@ -250,7 +298,8 @@ def decode(body: bytes) -> JSON:
         elif num == 2:
             raw = bytes(value)
     api_version, kind = type_meta.get("apiVersion", ""), type_meta.get("kind", "")
-    schema = KINDS.get((api_version, kind))
+    # Typed clients send DeleteOptions in the group version of the resource they delete.
+    schema = _DELETE_OPTIONS if kind == "DeleteOptions" else KINDS.get((api_version, kind))
     if schema is None:
         raise errors.unsupported_media_type(
             f"application/vnd.kubernetes.protobuf ({api_version} {kind})",

@@ -20,7 +20,7 @@ import structlog
 import yaml
 from aiohttp import web
 
-from grove.devcluster import discovery, errors, protobuf, tables
+from grove.devcluster import discovery, errors, kubeletapi, podeviction, protobuf, reviews, tables
 from grove.devcluster.errors import ApiError
 from grove.devcluster.faults import Faults
 from grove.devcluster.openapi import OpenAPICache
@@ -277,6 +277,10 @@ class ApiServer:
         if injected is not None:
             return _error_response(injected)
         method = request.method
+        if sub in kubeletapi.NAMES and rtype.plural == "pods" and rtype.group == "":
+            assert name is not None and namespace is not None
+            container = request.query.get("container") or None
+            return _error_response(kubeletapi.refuse(self.store, sub, name, namespace, container))
         if method == "GET":
             if is_watch:
                 return await self._watch(request, req)
@@ -460,6 +464,11 @@ class ApiServer:
         body = await self._body(request)
         dry = self._dry_run(request)
         if req.name is not None:
+            if req.subresource == "eviction" and req.rtype.plural == "pods" and req.rtype.group == "":
+                assert req.namespace is not None
+                return _json_response(
+                    podeviction.evict(self.store, req.name, req.namespace, body, dry_run=dry), 201
+                )
             if req.subresource == "binding" and req.rtype.plural == "pods" and req.rtype.group == "":
                 assert req.namespace is not None
                 self.store.bind_pod(req.name, req.namespace, body if isinstance(body, dict) else {})
@@ -468,6 +477,8 @@ class ApiServer:
                     201,
                 )
             raise errors.method_not_allowed()
+        if reviews.is_review(req.rtype):
+            return _json_response(reviews.answer(req.rtype, body, req.namespace), 201)
         if not isinstance(body, dict):
             raise errors.bad_request("the body of the request must be a JSON object")
         warnings = self._validation_warnings(request, req.rtype, body)

@@ -47,6 +47,7 @@ from grove.devcluster import errors, meta
 from grove.devcluster.errors import ApiError, Cause
 from grove.devcluster.patch import json_patch
 from grove.devcluster.resources import ResourceType, Strategy, get_path, set_path
+from grove.devcluster.reviews import USER
 from grove.devcluster.selectors import LabelSelector, selector_from_dict
 from grove.devcluster.store import AdmissionPoint, AdmissionRetry, Steps, Store, scale_of
 
@@ -64,7 +65,6 @@ _SCOPES = ("Cluster", "Namespaced", "*")
 _SIDE_EFFECTS = ("None", "NoneOnDryRun")
 _RETRIES = 16
 # The dev cluster has no authentication: every request comes from the cluster admin.
-_USER = {"username": "system:admin", "groups": ["system:masters", "system:authenticated"]}
 
 
 # --------------------------------------------------------------------------- the configuration kinds
@@ -598,7 +598,7 @@ class WebhookDispatcher:
             },
             "name": attrs.name,
             "operation": attrs.operation,
-            "userInfo": _USER,
+            "userInfo": USER,
             "object": self._view(m, attrs) if attrs.obj is not None else None,
             "oldObject": self._view(m, attrs, attrs.old) if attrs.old is not None else None,
             "dryRun": attrs.dry_run,
