@@ -8,9 +8,11 @@ result is memoised per PodCliqueSet version and ClusterTopologyBinding version.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from grove.api.defaults import default_podcliqueset
 from grove.api.errors import FieldError, GroveValidationError
+from grove.api.hashing import pod_template_hash, podcliqueset_generation_hash
 from grove.api.podcliqueset import PodCliqueSet
 from grove.api.topology import ClusterTopologyBinding
 from grove.api.validation import validate_existing
@@ -34,6 +36,19 @@ class PcsView:
     def valid(self) -> bool:
         """Parseable and breaking no rule: the operator acts on it."""
         return self.model is not None and not self.errors
+
+    @cached_property
+    def generation_hash(self) -> str | None:
+        """The PodCliqueSet generation hash of the model (None if unparseable), computed once per view."""
+        return podcliqueset_generation_hash(self.model) if self.model is not None else None
+
+    @cached_property
+    def pod_template_hashes(self) -> dict[str, str]:
+        """Pod template hash per clique template name, computed once per view."""
+        if self.model is None:
+            return {}
+        t = self.model.spec.template
+        return {c.name: pod_template_hash(c, t.priority_class_name) for c in t.cliques}
 
 
 def _topology_name(pcs: PodCliqueSet) -> str | None:

@@ -42,6 +42,7 @@ from grove.controllers.context import (
 )
 from grove.controllers.desired import PodCliqueRef, build_pod, podclique_ref
 from grove.controllers.errors import user_error
+from grove.controllers.pcsview import PcsView
 from grove.controllers.pods import (
     count_pods,
     deletion_order,
@@ -243,7 +244,8 @@ class PodCliqueController:
             and pcs_obj is not None
             and updating_replica(pcs_obj, pcs) == ref.replica
         )
-        await self._write_status(obj, pclq, pods, errors, updating)
+        target = _target_hashes(view, ref, obj) if view is not None and pcs is not None and ref else None
+        await self._write_status(obj, pclq, pods, errors, updating, target)
         if failure is not None:
             raise failure
         return None
@@ -411,8 +413,16 @@ class PodCliqueController:
     # ---- status ------------------------------------------------------------------------------------------
 
     async def _write_status(
-        self, obj: Obj, pclq: PodClique, pods: list[Obj], errors: list[ErrorRecord], updating: bool
+        self,
+        obj: Obj,
+        pclq: PodClique,
+        pods: list[Obj],
+        errors: list[ErrorRecord],
+        updating: bool,
+        target: tuple[str, str] | None,
     ) -> None:
+        """Writes counts and conditions; ``target`` (pod template hash, PodCliqueSet generation hash) becomes
+        the current hashes once every pod runs that template."""
         counts = count_pods(pods, labels_of(obj).get(labels.POD_TEMPLATE_HASH))
         min_available = pclq.spec.min_available or pclq.spec.replicas
         generation = generation_of(obj)
@@ -453,6 +463,8 @@ class PodCliqueController:
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
+        if target is not None and counts.updated == counts.replicas:
+            desired["currentPodTemplateHash"], desired["currentPodCliqueSetGenerationHash"] = target
         patch = status_patch(obj, desired)
         if patch is None:
             return
@@ -461,6 +473,20 @@ class PodCliqueController:
         except NotFound:
             return
         self.status_memo.wrote(obj, written)
+
+
+def _target_hashes(view: PcsView, ref: PodCliqueRef, obj: Obj) -> tuple[str, str] | None:
+    """The (pod template hash, PodCliqueSet generation hash) the PodClique converges to, or None while its
+    labels still carry an older template than the PodCliqueSet's (its pods would prove nothing yet)."""
+    expected = view.pod_template_hashes.get(ref.clique)
+    generation_hash = view.generation_hash
+    if (
+        expected is None
+        or generation_hash is None
+        or labels_of(obj).get(labels.POD_TEMPLATE_HASH) != expected
+    ):
+        return None
+    return expected, generation_hash
 
 
 def _breach_condition(scheduled: int, available: int, min_available: int, generation: int) -> dict[str, Any]:

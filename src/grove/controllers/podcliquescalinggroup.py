@@ -16,7 +16,7 @@ HealthyStateObserved (set once the group first meets minAvailable), observedGene
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -218,6 +218,8 @@ class ScalingGroupController:
             recycle.at if recycle is not None else None,
             recreating,
             podcliqueset_generation_hash(pcs),
+            rolling_strategy(pcs),
+            len(config.clique_names),
         )
         if failure is not None:
             raise failure
@@ -296,6 +298,8 @@ class ScalingGroupController:
         recycled_at: str | None,
         recreating: bool,
         generation_hash: str,
+        rolling: bool,
+        cliques: int,
     ) -> None:
         spec = obj.get("spec") or {}
         want = int(spec.get("replicas") or 0)
@@ -360,9 +364,24 @@ class ScalingGroupController:
             "conditions": merge_conditions(current.get("conditions"), wanted, now),
             "lastErrors": merge_last_errors(current.get("lastErrors"), errors, now),
         }
-        if all(replicas[j].updated for j in range(want)):
+        converged = all(replicas[j].updated for j in range(want))
+        if converged:
             # Every member runs the templates of this PodCliqueSet generation (upstream's field).
             desired["currentPodCliqueSetGenerationHash"] = generation_hash
+        desired["updateProgress"] = _update_progress(
+            current,
+            generation_hash,
+            updating
+            or (
+                not rolling
+                and current.get("currentPodCliqueSetGenerationHash") not in (None, generation_hash)
+            ),
+            rolling,
+            sum(r.updated_members for r in replicas.values()),
+            want * cliques,
+            converged,
+            now,
+        )
         patch = status_patch(obj, desired)
         if patch is None:
             return
@@ -386,6 +405,8 @@ class _GroupReplica:
     scheduled: bool
     available: bool
     updated: bool
+    updated_members: int
+    """Members running their clique's current pod template on all their pods."""
 
 
 def _group_replicas(
@@ -406,8 +427,9 @@ def _group_replicas(
         healthy = complete and all(_condition_false(m, cond.CONDITION_MIN_AVAILABLE_BREACHED) for m in ms)
         scheduled = complete and all(_condition_true(m, cond.CONDITION_PODCLIQUE_SCHEDULED) for m in ms)
         available = scheduled and all(_ready_enough(m) for m in ms)
-        updated = complete and all(_converged(m, name_of(obj), hashes) for m in ms)
-        out[j] = _GroupReplica(ms, healthy, scheduled, available, updated)
+        updated_members = sum(1 for m in ms if _converged(m, name_of(obj), hashes))
+        updated = complete and updated_members == len(ms)
+        out[j] = _GroupReplica(ms, healthy, scheduled, available, updated, updated_members)
     return out
 
 
@@ -424,6 +446,36 @@ def _expected_hashes(pcs: PodCliqueSet, clique_names: list[str]) -> dict[str, st
 def _member_clique(pcsg: str, member: Obj) -> str:
     """The clique template name of a member PodClique ``<pcsg>-<j>-<clique>``."""
     return name_of(member).removeprefix(f"{pcsg}-{member_replica_index(member)}-")
+
+
+def _update_progress(
+    status: Mapping[str, Any],
+    generation_hash: str,
+    may_start: bool,
+    rolling: bool,
+    updated_members: int,
+    total_members: int,
+    converged: bool,
+    now: str,
+) -> dict[str, Any] | None:
+    """``status.updateProgress`` as upstream keeps it (None: no update ever reached this group).
+
+    An update of a new PodCliqueSet generation starts once it may (RollingRecreate: when the group's
+    PodCliqueSet replica is the one being updated; OnDelete: at once, and ends at once); the member counts
+    are recomputed every time and a rolling update ends when every member runs the new templates.
+    """
+    progress: dict[str, Any] | None = dict(status.get("updateProgress") or {}) or None
+    if may_start and (progress is None or progress.get("podCliqueSetGenerationHash") != generation_hash):
+        progress = {"updateStartedAt": now, "podCliqueSetGenerationHash": generation_hash}
+        if not rolling:
+            progress["updateEndedAt"] = now
+    if progress is None:
+        return None
+    progress["updatedPodCliquesCount"] = updated_members
+    progress["totalPodCliquesCount"] = total_members
+    if converged and progress.get("podCliqueSetGenerationHash") == generation_hash:
+        progress.setdefault("updateEndedAt", now)
+    return progress
 
 
 def _converged(member: Obj, pcsg: str, expected_hashes: dict[str, str]) -> bool:

@@ -251,6 +251,33 @@ async def test_rolling_update_replaces_every_outdated_pod_replica_by_replica(
     }
     assert (await client.get(PODCLIQUES, frontend, namespace))["spec"]["replicas"] == 3
 
+    generation_hash = (await client.get(PODCLIQUESETS, pcs, namespace))["status"]["currentGenerationHash"]
+
+    async def hashes_current() -> bool:
+        # Every PodClique reports the templates it converged to, as upstream's status does.
+        pclqs = (await client.list(PODCLIQUES, namespace)).items
+        return len(pclqs) == 12 and all(
+            (p.get("status") or {}).get("currentPodCliqueSetGenerationHash") == generation_hash
+            and p["status"].get("currentPodTemplateHash")
+            == p["metadata"]["labels"]["grove.io/pod-template-hash"]
+            for p in pclqs
+        )
+
+    await wait_for(hashes_current, timeout=30, interval=0.1, message="PodCliques report the current hashes")
+
+    async def groups_report_progress() -> bool:
+        # Each group's update started when its replica's turn came and ended with all members converged.
+        pcsgs = (await client.list(PODCLIQUESCALINGGROUPS, namespace)).items
+        progress = [(g.get("status") or {}).get("updateProgress") or {} for g in pcsgs]
+        return len(pcsgs) == 4 and all(
+            p.get("podCliqueSetGenerationHash") == generation_hash
+            and p.get("updateEndedAt")
+            and p.get("updatedPodCliquesCount") == p.get("totalPodCliquesCount") == 2
+            for p in progress
+        )
+
+    await wait_for(groups_report_progress, timeout=30, interval=0.1, message="groups report their update")
+
 
 async def test_only_groves_gate_is_removed(operator: Any, namespace: str, client: Any, wait_for: Any) -> None:
     manifest = load_sample("single-node-aggregated.yaml", namespace)
