@@ -166,8 +166,8 @@ CREATE_RULES: dict[str, tuple[dict[str, Any], dict[str, Any], list[tuple[ErrorTy
         [(INV, f"{C0}.spec.podSpec.containers[0].readinessProbe.httpGet.port")],
     ),
     "podspec-list-map-keys-unique": (
-        {f"{C0}.spec.podSpec.containers[+]": {"name": "d"}},
-        {f"{C0}.spec.podSpec.containers[+]": {"name": "c"}},
+        {f"{C0}.spec.podSpec.containers[+]": {"name": "d", "image": "x"}},
+        {f"{C0}.spec.podSpec.containers[+]": {"name": "c", "image": "x"}},
         [(D, f"{C0}.spec.podSpec.containers[1]")],
     ),
     "node-name-forbidden-on-create": (
@@ -183,6 +183,21 @@ CREATE_RULES: dict[str, tuple[dict[str, Any], dict[str, Any], list[tuple[ErrorTy
             ]
         },
         [(F, f"{C0}.spec.podSpec.topologySpreadConstraints")],
+    ),
+    "containers-required": (
+        {f"{C0}.spec.podSpec.containers": [{"name": "c", "image": "x"}]},
+        {f"{C0}.spec.podSpec.containers": []},
+        [(R, f"{C0}.spec.podSpec.containers")],
+    ),
+    "container-image-required": (
+        {f"{C0}.spec.podSpec.containers[0].image": "nginx:1.27"},
+        {f"{C0}.spec.podSpec.containers[0].image": ""},
+        [(R, f"{C0}.spec.podSpec.containers[0].image")],
+    ),
+    "container-names-unique-across-init": (
+        {f"{C0}.spec.podSpec.initContainers": [{"name": "init", "image": "x"}]},
+        {f"{C0}.spec.podSpec.initContainers": [{"name": "c", "image": "x"}]},
+        [(D, f"{C0}.spec.podSpec.containers[0].name")],
     ),
     "env-var-names": (
         {f"{C0}.spec.podSpec.containers[0].env": [{"name": "MY_VAR.x-1", "value": "1"}]},

@@ -166,6 +166,7 @@ def _pod_spec_errors(pod_spec: dict[str, Any], path: Path, create: bool) -> list
                 "must not be set: use topologyConstraint for topology-aware placement",
             )
         )
+    errors += _container_errors(pod_spec, path)
     for kind in ("initContainers", "containers"):
         containers = pod_spec.get(kind)
         if not isinstance(containers, list):
@@ -179,6 +180,34 @@ def _pod_spec_errors(pod_spec: dict[str, Any], path: Path, create: bool) -> list
                     errors += env_var_name_errors(
                         var["name"], path.child(kind).index(c).child("env").index(e).child("name")
                     )
+    return errors
+
+
+def _container_errors(pod_spec: dict[str, Any], path: Path) -> list[FieldError]:
+    """What kube-apiserver's pod validation would refuse at every pod create: no containers, a container
+    without an image, two containers (init or not) with one name."""
+    errors: list[FieldError] = []
+    if pod_spec.get("containers") == []:
+        errors.append(required(path.child("containers"), "a pod needs at least one container"))
+    # Duplicates inside one list are the schema check's (list-map keys); across the two lists they are ours.
+    init_names: set[str] = set()
+    for kind in ("initContainers", "containers"):
+        containers = pod_spec.get(kind)
+        if not isinstance(containers, list):
+            continue  # reported by the schema check
+        for c, container in enumerate(containers):
+            if not isinstance(container, dict):
+                continue
+            at = path.child(kind).index(c)
+            if not container.get("image"):
+                errors.append(required(at.child("image")))
+            name = container.get("name")
+            if not isinstance(name, str):
+                continue
+            if kind == "initContainers":
+                init_names.add(name)
+            elif name in init_names:
+                errors.append(duplicate(at.child("name"), name))
     return errors
 
 
