@@ -375,12 +375,14 @@ class _Planner:
                     return True
                 self.rollback(mark)
                 return False
+            # Pods already bound pin the unit: its preferred domain can only be the one they are in (any
+            # other already breaks the preference, and may break the requirement), its required one too.
             pinned = self._pinned(unit, depth)
-            candidates = self._candidates(unit, scope, depth)
-            if pinned is not None:
-                candidates = (
-                    [pinned] if depth == req else [pinned, *(c for c in candidates if c is not pinned)]
-                )
+            candidates = [pinned] if pinned is not None else self._candidates(unit, scope, depth)
+            if pinned is None and depth != req and req is not None:
+                outer_pin = self._pinned(unit, req)
+                if outer_pin is not None:
+                    candidates = [c for c in candidates if _inside(c, outer_pin)]
             # Failures inside candidates are collected apart: a missed preference is no reason to report,
             # and a missed requirement is reported by this unit, quoting the best inner reason.
             outer, self.best_failure = self.best_failure, None
