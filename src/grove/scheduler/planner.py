@@ -660,5 +660,18 @@ def plan_gang(state: ClusterState, inp: PlanInput) -> PlanResult:
     if has_optional:
         for unit in root.walk():
             unplanned += planner.fill_optional(unit)
-    domain = planner.tree.describe(root.chosen) if root.chosen is not None else "the cluster"
-    return Plan(dict(planner.assign), tuple(sorted(unplanned)), domain, planner.preferred_dropped(root))
+    return Plan(
+        dict(planner.assign), tuple(sorted(unplanned)), _where(planner, root), planner.preferred_dropped(root)
+    )
+
+
+def _where(planner: _Planner, root: _Unit) -> str:
+    """The gang's domain; for a gang packed only by its parts (scaling group replicas), theirs too."""
+    if root.chosen is not None and root.chosen.depth > 0:
+        return planner.tree.describe(root.chosen)
+    parts = [
+        f"{u.label} in {planner.tree.describe(u.chosen)}"
+        for u in root.children
+        if u.chosen is not None and u.chosen.depth > 0
+    ]
+    return "the cluster" + (f" ({'; '.join(parts)})" if parts else "")

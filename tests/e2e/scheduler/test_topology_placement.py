@@ -146,6 +146,17 @@ async def test_scaled_podgangs_of_a_scaling_group_are_each_packed_on_their_own(
     assert all(len(r) == 1 for r in racks), racks
     # Four of a rack's five nodes per replica: no two replicas can share a rack.
     assert len(set().union(*racks)) == 3
+    # The GangPlanned event names the rack each replica was packed in, not just "the cluster".
+    node = next(iter(placements[0].values()))
+    rack = "/".join(labels[node][k] for k in ("topology.kubernetes.io/zone", BLOCK, RACK))
+    wanted = f"planned 4 pods in the cluster (group config sg-1 in rack {rack})"
+
+    async def planned_event() -> list[dict[str, Any]]:
+        events = (await client.list(EVENTS, ns)).items
+        return [e for e in events if e["reason"] == "GangPlanned" and e["involvedObject"]["name"] == "sg-1"]
+
+    events = await wait(planned_event, message="GangPlanned event of sg-1")
+    assert [e["message"] for e in events] == [wanted]
 
 
 async def test_a_node_lost_mid_plan_triggers_a_new_plan(
