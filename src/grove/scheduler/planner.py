@@ -375,12 +375,14 @@ class _Planner:
                     return True
                 self.rollback(mark)
                 return False
+            # Pods already bound pin the unit: its preferred domain can only be the one they are in (any
+            # other already breaks the preference, and may break the requirement), its required one too.
             pinned = self._pinned(unit, depth)
-            candidates = self._candidates(unit, scope, depth)
-            if pinned is not None:
-                candidates = (
-                    [pinned] if depth == req else [pinned, *(c for c in candidates if c is not pinned)]
-                )
+            candidates = [pinned] if pinned is not None else self._candidates(unit, scope, depth)
+            if pinned is None and depth != req and req is not None:
+                outer_pin = self._pinned(unit, req)
+                if outer_pin is not None:
+                    candidates = [c for c in candidates if _inside(c, outer_pin)]
             # Failures inside candidates are collected apart: a missed preference is no reason to report,
             # and a missed requirement is reported by this unit, quoting the best inner reason.
             outer, self.best_failure = self.best_failure, None
@@ -658,5 +660,18 @@ def plan_gang(state: ClusterState, inp: PlanInput) -> PlanResult:
     if has_optional:
         for unit in root.walk():
             unplanned += planner.fill_optional(unit)
-    domain = planner.tree.describe(root.chosen) if root.chosen is not None else "the cluster"
-    return Plan(dict(planner.assign), tuple(sorted(unplanned)), domain, planner.preferred_dropped(root))
+    return Plan(
+        dict(planner.assign), tuple(sorted(unplanned)), _where(planner, root), planner.preferred_dropped(root)
+    )
+
+
+def _where(planner: _Planner, root: _Unit) -> str:
+    """The gang's domain; for a gang packed only by its parts (scaling group replicas), theirs too."""
+    if root.chosen is not None and root.chosen.depth > 0:
+        return planner.tree.describe(root.chosen)
+    parts = [
+        f"{u.label} in {planner.tree.describe(u.chosen)}"
+        for u in root.children
+        if u.chosen is not None and u.chosen.depth > 0
+    ]
+    return "the cluster" + (f" ({'; '.join(parts)})" if parts else "")

@@ -20,11 +20,11 @@ from placement_helpers import (
     ungate,
 )
 
-from grove.devstack import EmbeddedExtender
-from grove.runtime.client import Client
+from grove.devstack import DEV_TOPOLOGY, EmbeddedExtender
+from grove.runtime.client import Client, PatchType
 from grove.runtime.resources import EVENTS
-from grove.scheduler.kinds import PODS
-from grove.scheduler.synthetic import GroupSpec
+from grove.scheduler.kinds import PODGANGS, PODS
+from grove.scheduler.synthetic import GroupSpec, podgang
 
 pytestmark = pytest.mark.devonly
 
@@ -146,6 +146,17 @@ async def test_scaled_podgangs_of_a_scaling_group_are_each_packed_on_their_own(
     assert all(len(r) == 1 for r in racks), racks
     # Four of a rack's five nodes per replica: no two replicas can share a rack.
     assert len(set().union(*racks)) == 3
+    # The GangPlanned event names the rack each replica was packed in, not just "the cluster".
+    node = next(iter(placements[0].values()))
+    rack = "/".join(labels[node][k] for k in ("topology.kubernetes.io/zone", BLOCK, RACK))
+    wanted = f"planned 4 pods in the cluster (group config sg-1 in rack {rack})"
+
+    async def planned_event() -> list[dict[str, Any]]:
+        events = (await client.list(EVENTS, ns)).items
+        return [e for e in events if e["reason"] == "GangPlanned" and e["involvedObject"]["name"] == "sg-1"]
+
+    events = await wait(planned_event, message="GangPlanned event of sg-1")
+    assert [e["message"] for e in events] == [wanted]
 
 
 async def test_a_node_lost_mid_plan_triggers_a_new_plan(
@@ -238,3 +249,40 @@ async def test_a_restarted_extender_rebuilds_its_ledger_from_the_cluster(
     placed = await bound_nodes(client, ns, names, wait)
     # The bound half pins the gang's rack: the rest joins it instead of the tighter rack.
     assert set(placed.values()) <= set(racks[home])
+
+
+async def test_a_replacement_pod_stays_in_the_block_its_bound_siblings_pin(
+    stack: Stack, client: Client, ns: str, wait: Wait
+) -> None:
+    labels = await stack.labels_of(client)
+    names = _pods("w", 7)
+    groups = [GroupSpec("w", names)]
+    await create_gang(stack, client, ns, "g", groups, cpu="7", required=BLOCK, preferred=RACK, wait=wait)
+    placed = await bound_nodes(client, ns, names, wait)
+    block = {labels[n][BLOCK] for n in placed.values()}
+    per_rack = Counter(labels[n][RACK] for n in placed.values())
+    assert len(block) == 1 and sorted(per_rack.values()) == [2, 5]
+    # The pod of the two-pod rack is lost and replaced (as a PodClique does). Its siblings' rack is full, and
+    # a rack in another block is left with one free node: the tightest rack, but outside the gang's block.
+    minor = next(r for r, c in per_rack.items() if c == 2)
+    lost = next(p for p, n in placed.items() if labels[n][RACK] == minor)
+    racks = await stack.racks(client)
+    elsewhere = next(r for r, nodes in sorted(racks.items()) if labels[nodes[0]][BLOCK] not in block)
+    await fill(client, ns, racks[elsewhere][:4])
+    await client.delete(PODS, lost, ns, grace_period_seconds=0)
+
+    async def lost_gone() -> bool:
+        return all(p["metadata"]["name"] != lost for p in (await client.list(PODS, ns)).items)
+
+    await wait(lost_gone, message=f"{lost} deleted")
+    replacement = "w-new"
+    await client.create(PODS, pod_body(replacement, cpu="7", gang="g", gated=True), ns)
+    kept = [p for p in names if p != lost] + [replacement]
+    body = podgang(
+        "g", [GroupSpec("w", kept)], namespace=ns, topology_name=DEV_TOPOLOGY, required=BLOCK, preferred=RACK
+    )
+    await client.patch(PODGANGS, "g", {"spec": body["spec"]}, ns, patch_type=PatchType.MERGE)
+    await wait(lambda: stack.ledger_knows(f"{ns}/g", [f"{ns}/{p}" for p in kept]), message="new PodGang seen")
+    await ungate(client, ns, [replacement])
+    node = (await bound_nodes(client, ns, [replacement], wait))[replacement]
+    assert labels[node][BLOCK] in block and labels[node][RACK] == minor
