@@ -90,6 +90,7 @@ def _expected_samples(ns: str, got: Observed, names: dict[str, Any]) -> Samples:
             ("readyReplicas", "status_ready_replicas"),
             ("scheduledReplicas", "status_scheduled_replicas"),
             ("scheduleGatedReplicas", "status_schedule_gated_replicas"),
+            ("updatedReplicas", "status_updated_replicas"),
         ):
             put(f"grove_podclique_{metric}", _key(**base), status.get(field))
         conditions("grove_podclique_condition", base, status)
