@@ -16,6 +16,8 @@ from grove.runtime.client import Client, PatchType
 from grove_expect import Observed, expected, load_sample, observe, wait_converged
 
 SAMPLE = "complete-inference-pipeline.yaml"
+OBJECT_PREFIX = "grove_pod"
+"""Prefix of the object metrics (grove_podcliqueset_, _podcliquescalinggroup_, _podclique_, _podgang_)."""
 
 
 def _template_labels(manifest: Mapping[str, Any], replicas: int, groups: Mapping[str, int]) -> dict[str, Any]:
@@ -142,7 +144,7 @@ async def _wait_metrics_match(
     async def matches() -> bool:
         got = await observe(client, ns, pcs)
         want = _expected_samples(ns, got, names)
-        exported = samples(await scrape(http, url), "grove_")
+        exported = samples(await scrape(http, url), OBJECT_PREFIX)
         last.update(got=got, want=want, exported=exported)
         return exported == want and _settled(exported)
 
@@ -279,7 +281,7 @@ async def test_object_metrics_follow_a_rolling_update_and_vanish_with_the_podcli
     await client.delete(PODCLIQUESETS, pcs, namespace)
 
     async def gone() -> bool:
-        exported = samples(await scrape(http, grove.metrics_url), "grove_")
+        exported = samples(await scrape(http, grove.metrics_url), OBJECT_PREFIX)
         return not any(("namespace", namespace) in key for series in exported.values() for key in series)
 
     await wait_for(gone, timeout=60, interval=0.2, message="no series of the deleted PodCliqueSet")
