@@ -178,6 +178,34 @@ def check(queries: Iterable[Query], exposed: Exposed, values: Values | None = No
     return problems
 
 
+def check_jobs(
+    queries: Iterable[Query], by_job: dict[str, Exposed], variables: dict[str, str] | None = None
+) -> list[str]:
+    """Every selector of ``queries`` names its ``job`` (literally or through a Grafana variable of
+    ``variables``, e.g. ``$operator_job`` -> ``grove-operator``), and that job's process (``by_job``: job ->
+    what it exposes) exposes the metric: an operator metric selected under the extender's job matches
+    nothing."""
+    problems: list[str] = []
+    for q in queries:
+        for s in _selectors(q.ast):
+            jobs = [m.value for m in s.matchers.matchers if m.name == "job"]
+            if len(jobs) != 1:
+                problems.append(f"{q.origin}: {s.name} needs one job matcher, has {jobs}")
+                continue
+            job = (variables or {}).get(jobs[0], jobs[0])
+            if job not in by_job:
+                problems.append(f"{q.origin}: {s.name}: unknown job {job!r}")
+            elif s.name not in PROMETHEUS_METRICS and s.name not in by_job[job]:
+                problems.append(f"{q.origin}: {s.name} is not exposed by job {job!r}")
+    return problems
+
+
+def dashboard_job_variables(path: Path = DASHBOARD) -> dict[str, str]:
+    """The dashboard's job variables with their defaults (``$operator_job`` -> ``grove-operator``)."""
+    board = json.loads(path.read_text())
+    return {f"${v['name']}": v["query"] for v in board["templating"]["list"] if v["type"] == "textbox"}
+
+
 def _check_values(q: Query, values: Values) -> Iterator[str]:
     for s in _selectors(q.ast):
         for m in s.matchers.matchers:

@@ -21,6 +21,8 @@ from grove_expect import expected, load_sample, wait_converged
 from monitoring_queries import (
     Query,
     check,
+    check_jobs,
+    dashboard_job_variables,
     dashboard_queries,
     exposed_families,
     exposed_metrics,
@@ -116,6 +118,15 @@ async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
 
     queries = dashboard_queries() + rule_queries()
     assert check(queries, exposed, values) == []
+    # Each selector names the job of the process that exposes its metric.
+    by_job = {"grove-operator": exposed_metrics(operator), "grove-scheduler": exposed_metrics(extender)}
+    assert check_jobs(queries, by_job, dashboard_job_variables()) == []
+    for broken in (
+        'grove_scheduler_gangs_failed_total{job="grove-operator"}',
+        "grove_podclique_spec_replicas",
+        'workqueue_depth{job="grove-operatr"}',
+    ):
+        assert check_jobs([Query("broken", broken, parse(broken))], by_job), broken
 
     # The check catches what a rename breaks: a metric, a label in a matcher, in a grouping, in an annotation.
     for broken in (
