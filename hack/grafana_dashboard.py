@@ -196,8 +196,9 @@ ROWS: list[tuple[str, list[Panel]]] = [
                 width=12,
             ),
             Panel(
-                "Pods per clique: desired, ready, scheduled",
-                "Summed over the PodCliques of each clique (all PodCliqueSet and scaling group replicas).",
+                "Pods per clique: desired, ready, scheduled, updated",
+                "Summed over the PodCliques of each clique (all PodCliqueSet and scaling group replicas); "
+                "updated: pods running the current template, which a rolling update brings up to desired.",
                 "short",
                 [
                     (
@@ -208,6 +209,7 @@ ROWS: list[tuple[str, list[Panel]]] = [
                         ("spec_replicas", "desired"),
                         ("status_ready_replicas", "ready"),
                         ("status_scheduled_replicas", "scheduled"),
+                        ("status_updated_replicas", "updated"),
                     )
                 ],
                 width=12,

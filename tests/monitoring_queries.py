@@ -5,11 +5,14 @@ the metrics our processes expose.
 
     queries = dashboard_queries() + rule_queries()          # syntax errors raise here
     exposed = exposed_metrics(operator_text, extender_text)  # sample name -> label names (None: no samples)
-    problems = check(queries, exposed)                       # [] when every reference resolves
+    values = exposed_values(operator_text, extender_text)    # sample name -> label -> values seen
+    problems = check(queries, exposed, values)               # [] when every reference resolves
 
 A query references metric names (every selector), label names (matchers, ``by``/``on`` lists, the label of
-``label_values``, ``$labels.x`` in alert annotations) and nothing else; each must exist in what the
-processes expose, plus the labels Prometheus adds to every scraped series (``TARGET_LABELS``).
+``label_values``, ``$labels.x`` in alert annotations, ``{{x}}`` in a panel's legend) and label values (the
+``label="value"`` matchers); each must exist in what the processes expose, plus the labels Prometheus adds
+to every scraped series (``TARGET_LABELS``). A value must be one the processes exposed for that label of
+that metric, or one of ``values``' extra entries for values the scrape may not have shown yet.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ _LABEL_VALUES = re.compile(
     r"^\s*label_values\((?P<selector>.*),\s*(?P<label>[a-zA-Z_][a-zA-Z0-9_]*)\s*\)\s*$"
 )
 _TEMPLATE_LABELS = re.compile(r"\$labels\.([a-zA-Z_][a-zA-Z0-9_]*)")
+_LEGEND_LABELS = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
 @dataclass
@@ -52,7 +56,7 @@ class Query:
     result_label: str | None = None
     """A label the query's consumer reads from the result (``label_values``)."""
     annotation_labels: set[str] = field(default_factory=set)
-    """``$labels.x`` an alert's annotations use: the result must carry them."""
+    """``$labels.x`` an alert's annotations or ``{{x}}`` a panel's legend use: the result must carry them."""
 
 
 def parse(expr: str) -> Any:
@@ -67,7 +71,8 @@ def dashboard_queries(path: Path = DASHBOARD) -> list[Query]:
     for panel in board["panels"]:
         for target in panel.get("targets", ()):
             origin = f"panel {panel['title']!r} target {target['refId']}"
-            out.append(Query(origin, target["expr"], parse(target["expr"])))
+            legend = set(_LEGEND_LABELS.findall(target.get("legendFormat") or ""))
+            out.append(Query(origin, target["expr"], parse(target["expr"]), annotation_labels=legend))
     for var in board["templating"]["list"]:
         if var["type"] != "query":
             continue
@@ -133,6 +138,21 @@ def exposed_families(*expositions: str) -> dict[str, tuple[str, frozenset[str] |
     return out
 
 
+Values = dict[str, dict[str, set[str]]]
+"""Sample name -> label name -> the values seen."""
+
+
+def exposed_values(*expositions: str) -> Values:
+    """The label values of every sample of these texts, per sample name and label."""
+    out: Values = {}
+    for text in expositions:
+        for family in text_string_to_metric_families(text):
+            for s in family.samples:
+                for label, value in s.labels.items():
+                    out.setdefault(s.name, {}).setdefault(label, set()).add(value)
+    return out
+
+
 def _sample_names(name: str, kind: str) -> list[str]:
     if kind == "counter":
         return [f"{name}_total", f"{name}_created"]
@@ -146,12 +166,54 @@ def _sample_names(name: str, kind: str) -> list[str]:
 Exposed = dict[str, frozenset[str] | None]
 
 
-def check(queries: Iterable[Query], exposed: Exposed) -> list[str]:
-    """Every unresolved reference of ``queries`` (empty when all resolve)."""
+def check(queries: Iterable[Query], exposed: Exposed, values: Values | None = None) -> list[str]:
+    """Every unresolved reference of ``queries`` (empty when all resolve). With ``values``, every
+    ``label="value"`` matcher must also name a value of ``values`` (skipped where ``values`` has none for
+    that metric and label, and for Grafana variables and the target labels Prometheus adds)."""
     problems: list[str] = []
     for q in queries:
         problems.extend(f"{q.origin}: {p}" for p in _check(q, exposed))
+        if values is not None:
+            problems.extend(f"{q.origin}: {p}" for p in _check_values(q, values))
     return problems
+
+
+def check_jobs(
+    queries: Iterable[Query], by_job: dict[str, Exposed], variables: dict[str, str] | None = None
+) -> list[str]:
+    """Every selector of ``queries`` names its ``job`` (literally or through a Grafana variable of
+    ``variables``, e.g. ``$operator_job`` -> ``grove-operator``), and that job's process (``by_job``: job ->
+    what it exposes) exposes the metric: an operator metric selected under the extender's job matches
+    nothing."""
+    problems: list[str] = []
+    for q in queries:
+        for s in _selectors(q.ast):
+            jobs = [m.value for m in s.matchers.matchers if m.name == "job"]
+            if len(jobs) != 1:
+                problems.append(f"{q.origin}: {s.name} needs one job matcher, has {jobs}")
+                continue
+            job = (variables or {}).get(jobs[0], jobs[0])
+            if job not in by_job:
+                problems.append(f"{q.origin}: {s.name}: unknown job {job!r}")
+            elif s.name not in PROMETHEUS_METRICS and s.name not in by_job[job]:
+                problems.append(f"{q.origin}: {s.name} is not exposed by job {job!r}")
+    return problems
+
+
+def dashboard_job_variables(path: Path = DASHBOARD) -> dict[str, str]:
+    """The dashboard's job variables with their defaults (``$operator_job`` -> ``grove-operator``)."""
+    board = json.loads(path.read_text())
+    return {f"${v['name']}": v["query"] for v in board["templating"]["list"] if v["type"] == "textbox"}
+
+
+def _check_values(q: Query, values: Values) -> Iterator[str]:
+    for s in _selectors(q.ast):
+        for m in s.matchers.matchers:
+            if m.op != pq.MatchOp.Equal or m.name in TARGET_LABELS or "$" in m.value:
+                continue
+            seen = values.get(s.name, {}).get(m.name)
+            if seen and m.value not in seen:
+                yield f"{s.name}{{{m.name}={m.value!r}}} matches nothing: its values are {sorted(seen)}"
 
 
 def _labels_of(name: str, exposed: Exposed) -> frozenset[str] | None:

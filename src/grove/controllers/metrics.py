@@ -117,6 +117,7 @@ PCLQ_FAMILIES = _families(
         ("status_ready_replicas", "Ready pods.", ()),
         ("status_scheduled_replicas", "Pods bound to a node.", ()),
         ("status_schedule_gated_replicas", "Pods still held by a scheduling gate.", ()),
+        ("status_updated_replicas", "Pods running the current pod template (status.updatedReplicas).", ()),
         (
             "condition",
             "Conditions of the PodClique: 1, labelled with the current status of each type.",
@@ -234,7 +235,7 @@ class GroveObjectCollector(Collector):
 
     def _pclq_families(self) -> list[GaugeMetricFamily]:
         fams = [f.new() for f in PCLQ_FAMILIES]
-        replicas, min_available, ready, scheduled, gated, conditions, errors = fams
+        replicas, min_available, ready, scheduled, gated, updated, conditions, errors = fams
         for obj in self._pclq.list():
             meta = obj.get("metadata") or {}
             spec = obj.get("spec") or {}
@@ -254,6 +255,7 @@ class GroveObjectCollector(Collector):
             ready.add_metric(base, _int(status.get("readyReplicas")))
             scheduled.add_metric(base, _int(status.get("scheduledReplicas")))
             gated.add_metric(base, _int(status.get("scheduleGatedReplicas")))
+            updated.add_metric(base, _int(status.get("updatedReplicas")))
             _conditions(conditions, base, status)
             _last_errors(errors, base, status)
         return fams

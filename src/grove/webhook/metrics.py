@@ -5,13 +5,21 @@ The ``webhook`` label is the request path, ``code`` the HTTP status code of the 
 controller-runtime, so existing dashboards and alerts work. Every AdmissionReview is answered with HTTP 200
 (also when the webhook could not judge the request), so ``grove_webhook_admission_responses_total{result}``
 tells allowed, denied and errored answers apart.
+
+Each webhook's series start at 0 when its route is installed (:meth:`WebhookMetrics.initialize`), as
+controller-runtime does for codes 200 and 500: ``rate()`` needs a sample before the first increment, so an
+error series born with its first error would hide that error from the webhook-errors alert, and a webhook
+nothing has called yet still shows up on the dashboard.
 """
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-__all__ = ["WebhookMetrics"]
+__all__ = ["RESULTS", "WebhookMetrics"]
+
+RESULTS = ("allowed", "denied", "error")
+"""The verdicts ``grove_webhook_admission_responses_total{result}`` counts."""
 
 
 class WebhookMetrics:
@@ -44,3 +52,12 @@ class WebhookMetrics:
             ("webhook", "result"),
             registry=self.registry,
         )
+
+    def initialize(self, webhook: str) -> None:
+        """Creates ``webhook``'s series at 0: requests answered 200 and 500 (as controller-runtime does),
+        requests in flight, and every verdict."""
+        for code in ("200", "500"):
+            self.requests.labels(webhook, code)
+        self.in_flight.labels(webhook)
+        for result in RESULTS:
+            self.responses.labels(webhook, result)

@@ -133,6 +133,7 @@ class WebhookServer:
             VALIDATE_CLUSTERTOPOLOGY_PATH: self._validate_ct,
         }
         for path, handler in routes.items():
+            self.metrics.initialize(path)
             app.router.add_post(path, self._endpoint(path, handler))
         return app
 

@@ -1,5 +1,6 @@
 """Every PromQL expression of deploy/monitoring (dashboard panels and variables, alert rules) references
-metrics and labels that the operator, the extender and the webhook really expose, and docs/observability.md
+metrics, labels and label values that the operator, the extender and the webhook really expose (and every
+legend and alert annotation reads labels the result carries), and docs/observability.md
 documents exactly those metrics with those labels. The names come from scraping the real registries after a
 PodCliqueSet was scheduled through the extender and admission requests were served, so renaming a metric or
 a label in the code breaks this test until the dashboard, the rules and the docs follow."""
@@ -20,9 +21,12 @@ from grove_expect import expected, load_sample, wait_converged
 from monitoring_queries import (
     Query,
     check,
+    check_jobs,
+    dashboard_job_variables,
     dashboard_queries,
     exposed_families,
     exposed_metrics,
+    exposed_values,
     parse,
     rule_queries,
 )
@@ -32,12 +36,22 @@ DOC_ROW = re.compile(r"^\|\s*`(?P<name>[a-z_:][a-z0-9_:]*)`\s*\|\s*(?P<type>\w+)
 # Families prometheus_client's process and platform collectors add, and the *_created gauges it adds beside
 # every counter and histogram: documented as groups, not one by one.
 GENERIC = ("process_", "python_")
+CONDITIONS = (
+    "grove_podcliqueset_condition",
+    "grove_podcliquescalinggroup_condition",
+    "grove_podclique_condition",
+)
+# A condition's status label is Kubernetes' True, False or Unknown, lower-cased: every one may be matched
+# although a converged sample shows only some.
+CONDITION_STATUSES = {"true", "false", "unknown"}
 
 
-async def _exercise(grove: Any, namespace: str, client: Client, http: aiohttp.ClientSession) -> None:
+async def _exercise(
+    grove: Any, stack: Any, namespace: str, client: Client, http: aiohttp.ClientSession
+) -> None:
     """Activity that gives every labelled metric samples: a gang sample scheduled by the grove-scheduler
-    (extender filter/prioritize/bind, gang plans), reconciles, and admission reviews (allowed, denied, and
-    one the webhook cannot read)."""
+    (extender filter/prioritize/bind, gang plans), a call the extender cannot read, reconciles, and
+    admission reviews (allowed, denied, and one the webhook cannot read)."""
     manifest = load_sample("multi-node-aggregated.yaml", namespace)
     for clique in manifest["spec"]["template"]["cliques"]:
         clique["spec"]["podSpec"]["schedulerName"] = "grove-scheduler"
@@ -66,12 +80,20 @@ async def _exercise(grove: Any, namespace: str, client: Client, http: aiohttp.Cl
         # HTTP 200 as for every answer; the AdmissionReview says the webhook could not read the request.
         assert resp.status == 200
         assert (await resp.json())["response"]["status"]["code"] == 400
+    async with http.post(stack.extender.url + "/filter", json={}) as resp:
+        # The extender answers kube-scheduler with an Error field: its outcome="error".
+        assert "Error" in await resp.json()
 
 
 async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
-    grove: Any, stack: Any, namespace: str, client: Client, http: aiohttp.ClientSession
+    grove: Any,
+    stack: Any,
+    namespace: str,
+    client: Client,
+    http: aiohttp.ClientSession,
+    tmp_path: Path,
 ) -> None:
-    await _exercise(grove, namespace, client, http)
+    await _exercise(grove, stack, namespace, client, http)
     operator = await scrape(http, grove.metrics_url)
     extender = await scrape(http, stack.extender_metrics_url)
     exposed = exposed_metrics(operator, extender)
@@ -80,6 +102,7 @@ async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
     verdicts = {
         (dict(k)["webhook"], dict(k)["result"]): v
         for k, v in samples(operator)["grove_webhook_admission_responses_total"].items()
+        if v
     }
     assert verdicts == {
         ("/webhooks/default-podcliqueset", "allowed"): 2,
@@ -88,8 +111,22 @@ async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
         ("/webhooks/validate-podcliqueset", "error"): 1,
     }
 
+    values = exposed_values(operator, extender)
+    for name in CONDITIONS:
+        values[name]["status"] |= CONDITION_STATUSES
+    assert values["grove_scheduler_extender_requests_total"]["outcome"] >= {"ok", "error"}
+
     queries = dashboard_queries() + rule_queries()
-    assert check(queries, exposed) == []
+    assert check(queries, exposed, values) == []
+    # Each selector names the job of the process that exposes its metric.
+    by_job = {"grove-operator": exposed_metrics(operator), "grove-scheduler": exposed_metrics(extender)}
+    assert check_jobs(queries, by_job, dashboard_job_variables()) == []
+    for broken in (
+        'grove_scheduler_gangs_failed_total{job="grove-operator"}',
+        "grove_podclique_spec_replicas",
+        'workqueue_depth{job="grove-operatr"}',
+    ):
+        assert check_jobs([Query("broken", broken, parse(broken))], by_job), broken
 
     # The check catches what a rename breaks: a metric, a label in a matcher, in a grouping, in an annotation.
     for broken in (
@@ -101,6 +138,26 @@ async def test_dashboard_rules_and_docs_match_the_exposed_metrics(
         assert check([Query("broken", broken, parse(broken))], exposed), broken
     expr = "sum by (controller) (rate(controller_runtime_reconcile_total[5m]))"
     assert check([Query("broken", expr, parse(expr), annotation_labels={"verb"})], exposed)
+    # A label value that never occurs (a renamed condition, a status not lower-cased) matches nothing.
+    for broken in (
+        'grove_podclique_condition{type="MinAvailableBreach", status="true"}',
+        'grove_podclique_condition{type="MinAvailableBreached", status="True"}',
+        'grove_webhook_admission_responses_total{result="failed"}',
+    ):
+        assert check([Query("broken", broken, parse(broken))], exposed, values), broken
+    # A panel whose legend reads a label the result does not carry.
+    board = tmp_path / "dashboard.json"
+    target = {
+        "refId": "A",
+        "expr": "sum by (webhook) (rate(grove_webhook_admission_responses_total[5m]))",
+        "legendFormat": "{{webhook}} {{ result }}",
+    }
+    board.write_text(
+        json.dumps({"panels": [{"title": "t", "targets": [target]}], "templating": {"list": []}})
+    )
+    assert check(dashboard_queries(board), exposed) == [
+        "panel 't' target A: the result has no label 'result' (it has ['webhook'])"
+    ]
 
     # docs/observability.md: one row per metric family, with its type and labels.
     documented: dict[str, tuple[str, set[str]]] = {}

@@ -1,6 +1,7 @@
 """The Grove object metrics on the operator's ``/metrics`` match the objects: after a sample converges,
-after ``kubectl scale`` of a scaling group and of the PodCliqueSet, and after a scale-in (series of deleted
-objects disappear). Label values come from the manifest's template (clique and scaling group names)."""
+after ``kubectl scale`` of a scaling group and of the PodCliqueSet, after a scale-in (series of deleted
+objects disappear), after a rolling update of the pod templates, and after the PodCliqueSet is deleted (no
+series of it is left). Label values come from the manifest's template (clique and scaling group names)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import aiohttp
 from observability_helpers import Samples, samples, scrape
 
 from grove.controllers.resources import PODCLIQUESCALINGGROUPS, PODCLIQUESETS
-from grove.runtime.client import Client
+from grove.runtime.client import Client, PatchType
 from grove_expect import Observed, expected, load_sample, observe, wait_converged
 
 SAMPLE = "complete-inference-pipeline.yaml"
+OBJECT_PREFIX = "grove_pod"
+"""Prefix of the object metrics (grove_podcliqueset_, _podcliquescalinggroup_, _podclique_, _podgang_)."""
 
 
 def _template_labels(manifest: Mapping[str, Any], replicas: int, groups: Mapping[str, int]) -> dict[str, Any]:
@@ -89,6 +92,7 @@ def _expected_samples(ns: str, got: Observed, names: dict[str, Any]) -> Samples:
             ("readyReplicas", "status_ready_replicas"),
             ("scheduledReplicas", "status_scheduled_replicas"),
             ("scheduleGatedReplicas", "status_schedule_gated_replicas"),
+            ("updatedReplicas", "status_updated_replicas"),
         ):
             put(f"grove_podclique_{metric}", _key(**base), status.get(field))
         conditions("grove_podclique_condition", base, status)
@@ -140,7 +144,7 @@ async def _wait_metrics_match(
     async def matches() -> bool:
         got = await observe(client, ns, pcs)
         want = _expected_samples(ns, got, names)
-        exported = samples(await scrape(http, url), "grove_")
+        exported = samples(await scrape(http, url), OBJECT_PREFIX)
         last.update(got=got, want=want, exported=exported)
         return exported == want and _settled(exported)
 
@@ -233,3 +237,51 @@ async def test_object_metrics_follow_the_objects_through_scaling(
     remaining = {dict(k)["name"] for k in exported["grove_podclique_spec_replicas"]}
     assert not any(n.startswith(f"{pcs}-1-") for n in remaining)
     assert len(remaining) == 8
+
+
+async def test_object_metrics_follow_a_rolling_update_and_vanish_with_the_podcliqueset(
+    grove: Any, namespace: str, client: Client, http: aiohttp.ClientSession, wait_for: Any
+) -> None:
+    manifest = load_sample("multi-node-aggregated.yaml", namespace)
+    pcs = manifest["metadata"]["name"]
+    base = (("name", pcs), ("namespace", namespace))
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest), timeout=60)
+    names = _template_labels(manifest, 1, {})
+    await _wait_metrics_match(client, http, grove.metrics_url, namespace, pcs, names, wait_for)
+
+    # A new image for the leader clique: generation 2, and once the rollout is over the metrics say it was
+    # observed, that no update is in progress and that the replica runs the new templates.
+    image = [
+        {"op": "replace", "path": "/spec/template/cliques/0/spec/podSpec/containers/0/image", "value": "x:2"}
+    ]
+    await client.patch(PODCLIQUESETS, pcs, image, namespace, patch_type=PatchType.JSON)
+
+    async def rolled_out() -> bool:
+        status = (await client.get(PODCLIQUESETS, pcs, namespace)).get("status") or {}
+        if not (status.get("updateProgress") or {}).get("updateEndedAt"):
+            return False
+        exported = samples(await scrape(http, grove.metrics_url), "grove_podcliqueset_")
+
+        def value(metric: str) -> float | None:
+            return exported.get(metric, {}).get(base)
+
+        return (
+            value("grove_podcliqueset_metadata_generation") == 2
+            and value("grove_podcliqueset_status_observed_generation") == 2
+            and value("grove_podcliqueset_status_update_in_progress") == 0
+            and value("grove_podcliqueset_status_updated_replicas") == 1
+        )
+
+    await wait_for(rolled_out, timeout=60, interval=0.2, message="the rolling update in the metrics")
+    _, exported = await _wait_metrics_match(client, http, grove.metrics_url, namespace, pcs, names, wait_for)
+    assert exported["grove_podcliqueset_status_available_replicas"] == {base: 1.0}
+
+    # Deleted: no series of the PodCliqueSet, its scaling groups, PodCliques or PodGangs is left.
+    await client.delete(PODCLIQUESETS, pcs, namespace)
+
+    async def gone() -> bool:
+        exported = samples(await scrape(http, grove.metrics_url), OBJECT_PREFIX)
+        return not any(("namespace", namespace) in key for series in exported.values() for key in series)
+
+    await wait_for(gone, timeout=60, interval=0.2, message="no series of the deleted PodCliqueSet")

@@ -65,6 +65,7 @@ def _stores() -> dict[str, Store]:
                 "readyReplicas": 1,
                 "scheduledReplicas": 2,
                 "scheduleGatedReplicas": 0,
+                "updatedReplicas": 1,
                 "conditions": [_cond("MinAvailableBreached", "False"), _cond("PodCliqueScheduled", "True")],
             },
         )
@@ -142,6 +143,7 @@ def test_every_sample_and_label_from_the_cached_objects() -> None:
     assert got["grove_podclique_status_ready_replicas"] == {_key(**router): 1, _key(**leader): 0}
     assert got["grove_podclique_status_scheduled_replicas"] == {_key(**router): 2, _key(**leader): 0}
     assert got["grove_podclique_status_schedule_gated_replicas"] == {_key(**router): 0, _key(**leader): 0}
+    assert got["grove_podclique_status_updated_replicas"] == {_key(**router): 1, _key(**leader): 0}
     assert got["grove_podclique_condition"] == {
         _key(**router, type="MinAvailableBreached", status="false"): 1,
         _key(**router, type="PodCliqueScheduled", status="true"): 1,
