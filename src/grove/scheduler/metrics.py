@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -78,6 +79,10 @@ class _CapacityCollector:
         yield alloc
 
 
+OUTCOMES: Final = ("ok", "retry", "error")
+"""Outcomes of an extender call: answered; gang not ready or standby (kube-scheduler retries); failed."""
+
+
 class SchedulerMetrics:
     """Every metric the extender records."""
 
@@ -127,6 +132,8 @@ class SchedulerMetrics:
             ["outcome"],
             registry=registry,
         )
+        for outcome in ("ok", "error"):
+            self.pods_bound.labels(outcome)  # born at 0, so rate() sees the first bind error
         self.pods_bound_off_plan = Counter(
             "grove_scheduler_pods_bound_off_plan",
             "Gang pods bound to a node other than the one planned for them.",

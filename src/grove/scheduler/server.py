@@ -22,6 +22,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from grove.scheduler.extender import Extender, ProtocolError
+from grove.scheduler.metrics import OUTCOMES
 
 __all__ = ["ServerConfig", "build_app", "settle_gc", "start"]
 
@@ -89,6 +90,12 @@ def build_app(extender: Extender, config: ServerConfig | None = None) -> web.App
                     metrics.requests.labels(verb, outcome).inc()
 
         app.router.add_post(f"{prefix}/{path}", serve)
+        if metrics is not None:
+            # Every series exists from the start at 0: rate() cannot see the increase that creates a
+            # series, so an alert on errors would miss a verb's first failure.
+            metrics.request_seconds.labels(verb)
+            for each in OUTCOMES:
+                metrics.requests.labels(verb, each)
 
     async def do_filter(args: Any) -> Any:
         return extender.filter(args)

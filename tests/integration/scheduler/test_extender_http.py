@@ -216,6 +216,16 @@ async def test_metrics_and_health(h: Harness) -> None:
         assert resp.status == 200
 
 
+async def test_every_call_series_exists_at_zero_before_the_first_call(h: Harness) -> None:
+    async with h.session.get(h.url.rsplit("/", 1)[0] + "/metrics") as resp:
+        text = await resp.text()
+    for verb in ("filter", "prioritize", "bind"):
+        for outcome in ("ok", "retry", "error"):
+            assert f'grove_scheduler_extender_requests_total{{outcome="{outcome}",verb="{verb}"}} 0.0' in text
+    for outcome in ("ok", "error"):
+        assert f'grove_scheduler_pods_bound_total{{outcome="{outcome}"}} 0.0' in text
+
+
 async def test_custom_prefix_and_verbs() -> None:
     cfg = ServerConfig(url_prefix="/grove/v1", filter_verb="f", prioritize_verb="p", bind_verb="b")
     async for h in _harness(cfg):
