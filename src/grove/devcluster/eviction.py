@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from grove.devcluster import meta
 from grove.devcluster.errors import ApiError
 from grove.devcluster.nodematch import NO_EXECUTE, tolerates
+from grove.devcluster.podeviction import mark_disruption_target
 from grove.devcluster.watch import DELETED, WatchEvent
 
 if TYPE_CHECKING:
@@ -166,27 +166,11 @@ class TaintEviction:
             pod = store.get("pods", name, ns)
             if pod["metadata"]["uid"] != uid or pod["metadata"].get("deletionTimestamp"):
                 return
-            conditions = [
-                c
-                for c in (pod.get("status") or {}).get("conditions") or []
-                if c.get("type") != "DisruptionTarget"
-            ]
-            conditions.append(
-                {
-                    "type": "DisruptionTarget",
-                    "status": "True",
-                    "lastProbeTime": None,
-                    "lastTransitionTime": meta.rfc3339(store.clock()),
-                    "reason": "DeletionByTaintManager",
-                    "message": EVICTION_MESSAGE,
-                }
-            )
-            store.patch(
-                "pods",
-                name,
-                {"status": {"conditions": conditions}},
-                ns,
-                subresource="status",
+            mark_disruption_target(
+                store,
+                pod,
+                "DeletionByTaintManager",
+                EVICTION_MESSAGE,
                 field_manager="taint-eviction-controller",
             )
             store.delete("pods", name, ns, preconditions={"uid": uid})

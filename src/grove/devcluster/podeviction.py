@@ -17,6 +17,33 @@ JSON = dict[str, Any]
 SUCCESS: JSON = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
 
+def mark_disruption_target(store: Store, pod: JSON, reason: str, message: str, *, field_manager: str) -> None:
+    """Sets the pod's ``DisruptionTarget`` condition (replacing any earlier one), as whatever is about to
+    delete it does first so that controllers and users can tell why it went."""
+    conditions = [
+        c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "DisruptionTarget"
+    ]
+    conditions.append(
+        {
+            "type": "DisruptionTarget",
+            "status": "True",
+            "lastProbeTime": None,
+            "lastTransitionTime": meta.rfc3339(store.clock()),
+            "reason": reason,
+            "message": message,
+        }
+    )
+    md = pod["metadata"]
+    store.patch(
+        "pods",
+        md["name"],
+        {"status": {"conditions": conditions}},
+        md["namespace"],
+        subresource="status",
+        field_manager=field_manager,
+    )
+
+
 def evict(store: Store, name: str, namespace: str, body: Any, *, dry_run: bool) -> JSON:
     """Evict pod ``namespace/name`` as ``body`` (an Eviction) asks; the ``Status`` to answer with 201."""
     if not isinstance(body, dict) or body.get("kind") not in (None, "Eviction"):
@@ -28,28 +55,8 @@ def evict(store: Store, name: str, namespace: str, body: Any, *, dry_run: bool) 
     dry_run = dry_run or opts.get("dryRun") == ["All"]
     pod = store.get("pods", name, namespace)
     if (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed") and not dry_run:
-        conditions = [
-            c
-            for c in (pod.get("status") or {}).get("conditions") or []
-            if c.get("type") != "DisruptionTarget"
-        ]
-        conditions.append(
-            {
-                "type": "DisruptionTarget",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": meta.rfc3339(store.clock()),
-                "reason": "EvictionByEvictionAPI",
-                "message": "Eviction API: evicting",
-            }
-        )
-        store.patch(
-            "pods",
-            name,
-            {"status": {"conditions": conditions}},
-            namespace,
-            subresource="status",
-            field_manager="kube-apiserver",
+        mark_disruption_target(
+            store, pod, "EvictionByEvictionAPI", "Eviction API: evicting", field_manager="kube-apiserver"
         )
     preconditions = opts.get("preconditions")
     store.delete(
