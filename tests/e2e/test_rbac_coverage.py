@@ -39,7 +39,7 @@ from grove.dev_command import prepare_dev_cluster
 from grove.devcluster import ThreadedDevCluster
 from grove.devcluster.cluster import DevCluster
 from grove.devcluster.nodes import NodeShape
-from grove.devcluster.requestlog import RequestAttributes
+from grove.devcluster.requestlog import RequestAttributes, RequestLog
 from grove.devcluster.simulation import SimulationOptions
 from grove.devstack import DevStack, EmbeddedExtender, dev_topology, route_service
 from grove.initc.command import USER_AGENT as INITC_USER_AGENT
@@ -111,6 +111,7 @@ def stack() -> Iterator[ThreadedDevCluster]:
     )
 
     def setup(cluster: DevCluster) -> None:
+        cluster.server.request_log = RequestLog()
         cluster.store.create("namespaces", {"metadata": {"name": SYSTEM}})
         prepare_dev_cluster(cluster)
         dev_stack.setup(cluster)
@@ -184,6 +185,7 @@ async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster
     namespace = f"rbac-{uuid.uuid4().hex[:8]}"
     await admin.create(NAMESPACES, {"metadata": {"name": namespace}})
     log = stack.cluster.server.request_log
+    assert log is not None
     manifest = _workload(namespace)
     pcs = manifest["metadata"]["name"]
     async with operator_with_webhooks(stack.kubeconfig_path, admin):

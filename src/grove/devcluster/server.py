@@ -131,8 +131,9 @@ class ApiServer:
         self._discovery_cache: dict[str, bytes] = {}
         self.registry.on_change(self._discovery_cache.clear)
         self.requests = 0
-        self.request_log = RequestLog()
-        """Authorization attributes of every resource request (see :mod:`grove.devcluster.requestlog`)."""
+        self.request_log: RequestLog | None = None
+        """Set it to record the authorization attributes of every resource request from then on (see
+        :mod:`grove.devcluster.requestlog`); off by default, as it keeps one entry per object touched."""
 
     # ------------------------------------------------------------- lifecycle
 
@@ -260,17 +261,18 @@ class ApiServer:
         req = _Request(rtype, namespace, name, sub)
         q = request.query
         is_watch = request.method == "GET" and q.get("watch", "") in _TRUE
-        self.request_log.record(
-            RequestAttributes(
-                request.headers.get("User-Agent", ""),
-                authorization_verb(request.method, has_name=name is not None, watch=is_watch),
-                rtype.group,
-                rtype.plural,
-                sub or "",
-                namespace or "",
-                name or "",
+        if self.request_log is not None:
+            self.request_log.record(
+                RequestAttributes(
+                    request.headers.get("User-Agent", ""),
+                    authorization_verb(request.method, has_name=name is not None, watch=is_watch),
+                    rtype.group,
+                    rtype.plural,
+                    sub or "",
+                    namespace or "",
+                    name or "",
+                )
             )
-        )
         if self.faults.latency:
             await asyncio.sleep(self.faults.latency)
         injected = self.faults.injected_error(is_watch)
