@@ -234,7 +234,7 @@ def test_large_crd_needs_server_side_apply(kubectl: Any, tmp_path: Path) -> None
     manifest.write_text(json.dumps(big))
     client_side = kubectl("apply", "-f", str(manifest))
     assert client_side.returncode != 0
-    assert "metadata.annotations: Too long: must have at most 262144 bytes" in client_side.stderr
+    assert "metadata.annotations: Too long: may not be more than 262144 bytes" in client_side.stderr
     kubectl("apply", "--server-side", "-f", str(manifest), check=True)
     kubectl("wait", "--for", "condition=established", "crd/gadgets.example.com", "--timeout=30s", check=True)
     kubectl("delete", "crd", "gadgets.example.com", "--timeout=30s", check=True)

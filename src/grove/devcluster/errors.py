@@ -129,7 +129,7 @@ def forbidden(field: str, detail: str) -> Cause:
 
 def too_long(field: str, limit: int) -> Cause:
     """``field.TooLong``."""
-    return Cause(field, "FieldValueTooLong", f"Too long: must have at most {limit} bytes")
+    return Cause(field, "FieldValueTooLong", f"Too long: may not be more than {limit} bytes")
 
 
 def go_repr(value: Any) -> str:

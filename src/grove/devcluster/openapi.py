@@ -386,7 +386,7 @@ def group_version_document(registry: Registry, group: str, version: str) -> JSON
         paths.update(_paths(t, described))
     return {
         "openapi": "3.0.0",
-        "info": {"title": "Kubernetes", "version": "v1.37.0"},
+        "info": {"title": "Kubernetes", "version": "v1.36.2"},
         "paths": paths,
         "components": {"schemas": schemas},
     }

@@ -38,14 +38,16 @@ log = structlog.get_logger("grove.devcluster.server")
 
 JSON = dict[str, Any]
 
+# The release Grove is tested against (the real tier runs kube-apiserver v1.36.2): clients that branch on the
+# server version, and messages that changed between releases, must see that release here too.
 KUBE_VERSION = {
     "major": "1",
-    "minor": "37",
+    "minor": "36",
     "emulationMajor": "1",
-    "emulationMinor": "37",
+    "emulationMinor": "36",
     "minCompatibilityMajor": "1",
-    "minCompatibilityMinor": "36",
-    "gitVersion": "v1.37.0-grove.dev",
+    "minCompatibilityMinor": "35",
+    "gitVersion": "v1.36.2",
     "gitCommit": "0000000000000000000000000000000000000000",
     "gitTreeState": "clean",
     "buildDate": "2026-01-01T00:00:00Z",
@@ -328,7 +330,7 @@ class ApiServer:
         fm = request.query.get("fieldManager")
         if fm:
             if len(fm) > 128:
-                raise errors.bad_request("fieldManager: Too long: must have at most 128 bytes")
+                raise errors.bad_request("fieldManager: Too long: may not be more than 128 bytes")
             return fm
         ua = request.headers.get("User-Agent", "")
         return ua.split("/", 1)[0][:128] or "unknown"

@@ -24,7 +24,7 @@ from grove.controllers.desired.rbac import (
 )
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-KUBERNETES_VERSION = "1.37.0"
+KUBERNETES_VERSION = "1.36.0"
 # Kinds no Kubernetes schema describes: Grove's own, Prometheus operator's, kustomize's, kube-scheduler's.
 NOT_BUILT_IN = ("grove.io/", "scheduler.grove.io/", "monitoring.coreos.com/", "kustomize.config.k8s.io/")
 NOT_BUILT_IN_KINDS = ("KubeSchedulerConfiguration",)
