@@ -77,7 +77,7 @@ async def test_lease_and_events_apis(api_client: k8s.ApiClient, namespace: str) 
     assert (await coord.replace_namespaced_lease("l", namespace, lease)).spec.holder_identity == "b"
     events = k8s.EventsV1Api(api_client)
     ev = k8s.EventsV1Event(
-        metadata=k8s.V1ObjectMeta(generate_name="x."),
+        metadata=k8s.V1ObjectMeta(generate_name="x-"),
         event_time="2026-01-01T00:00:00.000000Z",
         reporting_controller="grove.io/test",
         reporting_instance="t",
@@ -88,7 +88,7 @@ async def test_lease_and_events_apis(api_client: k8s.ApiClient, namespace: str) 
         regarding=k8s.V1ObjectReference(kind="Pod", name="p", namespace=namespace),
     )
     created = await events.create_namespaced_event(namespace, ev)
-    assert created.note == "hello"
+    assert created.note == "hello" and created.metadata.name.startswith("x-")
     core_events = await k8s.CoreV1Api(api_client).list_namespaced_event(namespace)
     assert [e.message for e in core_events.items] == ["hello"]
 

@@ -35,6 +35,27 @@ async def test_generate_name(raw: Any, namespace: str) -> None:
     assert re.fullmatch(r"web-[bcdfghjklmnpqrstvwxz2456789]{5}", name), name
 
 
+async def test_generate_name_is_validated_as_a_name_prefix(raw: Any, namespace: str) -> None:
+    # kube-apiserver validates generateName as the name with characters appended: a trailing '-' is fine,
+    # a trailing '.' is not, even though the generated name ("x.abcde") would be valid.
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    status, body, _ = await raw.request("POST", path, {"metadata": {"generateName": "x."}})
+    assert status == 422 and body["reason"] == "Invalid", body
+    assert body["details"]["causes"][0]["field"] == "metadata.generateName"
+    assert re.fullmatch(
+        r'ConfigMap "x\.[a-z0-9]{5}" is invalid: metadata\.generateName: Invalid value: "x\.": '
+        r"a lowercase RFC 1123 subdomain must consist of .*",
+        body["message"],
+    ), body["message"]
+    ns_status, ns_body, _ = await raw.request(
+        "POST", "/api/v1/namespaces", {"metadata": {"generateName": "a.b-"}}
+    )
+    assert ns_status == 422, ns_body
+    assert 'metadata.generateName: Invalid value: "a.b-": a lowercase RFC 1123 label' in ns_body["message"]
+    created = await raw.ok("POST", path, {"metadata": {"generateName": "x-"}})
+    assert re.fullmatch(r"x-[a-z0-9]{5}", created["metadata"]["name"])
+
+
 async def test_get_missing_is_404(raw: Any, namespace: str) -> None:
     status, body, _ = await raw.request("GET", NS_PODS.format(ns=namespace) + "/nope")
     assert status == 404

@@ -348,8 +348,8 @@ PROTECTED_NAMESPACES = ("default", "kube-system", "kube-public")
 class NamespaceStrategy(Strategy):
     """Namespaces: DNS-1123 label names, the ``kubernetes`` finalizer, Active/Terminating phase."""
 
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        return meta.check_dns1123_label("metadata.name", name)
+    def validate_name(self, rtype: ResourceType, name: str, prefix: bool = False) -> list[Cause]:
+        return meta.check_dns1123_label(meta.name_field(prefix), name, prefix)
 
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         obj["status"] = {"phase": "Active"}
@@ -389,8 +389,8 @@ _SERVICE_NET = ipaddress.IPv4Network("10.96.0.0/12")
 class ServiceStrategy(Strategy):
     """Services: DNS-1035 names, ClusterIP allocation and the v1 defaults."""
 
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        return meta.check_dns1035_label("metadata.name", name)
+    def validate_name(self, rtype: ResourceType, name: str, prefix: bool = False) -> list[Cause]:
+        return meta.check_dns1035_label(meta.name_field(prefix), name, prefix)
 
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         spec = dict(obj.get("spec") or {})
@@ -482,8 +482,8 @@ class RbacStrategy(Strategy):
     """Roles, ClusterRoles and their bindings: kube-apiserver validates their names with
     ``ValidateRBACName`` (a path segment), not as DNS subdomains."""
 
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        return meta.check_path_segment_name("metadata.name", name)
+    def validate_name(self, rtype: ResourceType, name: str, prefix: bool = False) -> list[Cause]:
+        return meta.check_path_segment_name(meta.name_field(prefix), name)
 
 
 class StatusResetStrategy(Strategy):

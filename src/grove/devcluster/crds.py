@@ -94,9 +94,6 @@ class CRDStrategy(Strategy):
             "storedVersions": stored,
         }
 
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        return meta.check_dns1123_subdomain("metadata.name", name)
-
     def defer_delete(self, rtype: ResourceType, obj: JSON) -> bool:
         md = obj["metadata"]
         if md.get("deletionTimestamp"):

@@ -55,27 +55,48 @@ def deep_copy(value: Any) -> Any:
     return value
 
 
-def check_dns1123_subdomain(field: str, value: str) -> list[Cause]:
-    """Causes for a value that is not a DNS-1123 subdomain (pods, configmaps, custom resources, ...)."""
-    return [invalid_value(field, value, m) for m in dns1123_subdomain_errors(value)]
+def name_field(prefix: bool) -> str:
+    """The field a name check reports: ``metadata.generateName`` for a prefix, else ``metadata.name``."""
+    return "metadata.generateName" if prefix else "metadata.name"
+
+
+def _mask_trailing_dash(name: str) -> str:
+    """apimachinery's ``maskTrailingDash``: a prefix may end in '-' since characters will follow it.
+
+    It drops the last two characters, not one, and appends 'a' (so ``x.-`` checks as ``xa`` and passes);
+    kept as written there, since diverging would change which prefixes validate.
+    """
+    if len(name) > 1 and name.endswith("-"):
+        return name[:-2] + "a"
+    return name
+
+
+def check_dns1123_subdomain(field: str, value: str, prefix: bool = False) -> list[Cause]:
+    """``NameIsDNSSubdomain``: causes for a value that is not a DNS-1123 subdomain (pods, configmaps, custom
+    resources, ...); a ``prefix`` (``generateName``) may end in '-'."""
+    checked = _mask_trailing_dash(value) if prefix else value
+    return [invalid_value(field, value, m) for m in dns1123_subdomain_errors(checked)]
 
 
 def check_path_segment_name(field: str, value: str) -> list[Cause]:
     """``path.IsValidPathSegmentName``: RBAC object names (``ValidateRBACName``) need only be usable as a
-    URL path segment, so ``system:controller:x`` and ``grove.io:pcs:x`` are valid."""
+    URL path segment, so ``system:controller:x`` and ``grove.io:pcs:x`` are valid. ``ValidateRBACName``
+    ignores its prefix argument, so ``generateName`` gets the same check."""
     if value in (".", ".."):
         return [invalid_value(field, value, f"may not be '{value}'")]
     return [invalid_value(field, value, f"may not contain '{ch}'") for ch in ("/", "%") if ch in value]
 
 
-def check_dns1123_label(field: str, value: str) -> list[Cause]:
-    """Causes for a value that is not a DNS-1123 label (namespaces)."""
-    return [invalid_value(field, value, m) for m in dns1123_label_errors(value)]
+def check_dns1123_label(field: str, value: str, prefix: bool = False) -> list[Cause]:
+    """``NameIsDNSLabel``: causes for a value that is not a DNS-1123 label (namespaces)."""
+    checked = _mask_trailing_dash(value) if prefix else value
+    return [invalid_value(field, value, m) for m in dns1123_label_errors(checked)]
 
 
-def check_dns1035_label(field: str, value: str) -> list[Cause]:
-    """Causes for a value that is not a DNS-1035 label (services)."""
-    return [invalid_value(field, value, m) for m in dns1035_label_errors(value)]
+def check_dns1035_label(field: str, value: str, prefix: bool = False) -> list[Cause]:
+    """``NameIsDNS1035Label``: causes for a value that is not a DNS-1035 label (services)."""
+    checked = _mask_trailing_dash(value) if prefix else value
+    return [invalid_value(field, value, m) for m in dns1035_label_errors(checked)]
 
 
 def check_qualified_name(field: str, key: str) -> list[Cause]:

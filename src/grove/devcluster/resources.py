@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from grove.devcluster.errors import Cause, bad_request
-from grove.devcluster.meta import check_dns1123_subdomain
+from grove.devcluster.meta import check_dns1123_subdomain, name_field
 from grove.devcluster.selectors import FieldGetter, path_getter
 
 JSON = dict[str, Any]
@@ -51,9 +51,10 @@ class Strategy:
     mutate them in place.
     """
 
-    def validate_name(self, rtype: ResourceType, name: str) -> list[Cause]:
-        """Field errors of ``metadata.name`` (a DNS-1123 subdomain for most kinds)."""
-        return check_dns1123_subdomain("metadata.name", name)
+    def validate_name(self, rtype: ResourceType, name: str, prefix: bool = False) -> list[Cause]:
+        """Field errors of ``metadata.name`` (a DNS-1123 subdomain for most kinds), or with ``prefix`` of
+        ``metadata.generateName`` (kube-apiserver's ``ValidateNameFunc(name, prefix)``)."""
+        return check_dns1123_subdomain(name_field(prefix), name, prefix)
 
     def grace_period(self, obj: JSON, requested: int | None) -> int:
         """Seconds a delete waits before the object goes (pods bound to a node wait for their kubelet)."""

@@ -617,12 +617,15 @@ class Store:
         else:
             md.pop("generation", None)
         bucket = self._bucket(rtype)
+        # ValidateObjectMeta checks generateName as a prefix beside the generated name, before it.
+        prefix_causes = rtype.strategy.validate_name(rtype, gen_prefix, prefix=True) if gen_prefix else []
         attempts = 8 if not name else 1
         for _ in range(attempts):
             if not name:
                 md["name"] = meta.generate_name(gen_prefix)
             causes = (
-                rtype.strategy.validate_name(rtype, md["name"])
+                prefix_causes
+                + rtype.strategy.validate_name(rtype, md["name"])
                 + self._metadata_causes(rtype, md, None)
                 + rtype.strategy.validate_create(rtype, body)
             )
