@@ -1,6 +1,6 @@
 """Fake kubelets: run the pods bound to the fake nodes, as KWOK does, with a real kubelet's status shapes.
 
-For every pod bound (``spec.nodeName``) to one of :class:`~grove.devcluster.nodes.FakeNodes`' nodes:
+For every pod bound (``spec.nodeName``) to one of a :class:`~grove.devcluster.nodes.NodeFleet`'s nodes:
 
 * admission: the node's allocatable cpu/memory/pods/extended resources and the pod's node selector and
   required node affinity are checked as the kubelet's ``GeneralPredicates`` do; a pod that does not fit
@@ -11,8 +11,8 @@ For every pod bound (``spec.nodeName``) to one of :class:`~grove.devcluster.node
   Always`` init container is a sidecar: it starts and keeps running), then the containers start and the pod
   is Running; containers with a readiness probe turn ready after its ``initialDelaySeconds``; the Ready
   condition also waits for the pod's readiness gates;
-* init container gates (:meth:`FakeKubelet.add_init_container_gate`) can hold an init container running
-  until a condition holds (the operator's ``grove-initc`` rule plugs in here);
+* init container gates (:meth:`KubeletSimulation.add_init_container_gate`) can hold an init container
+  running until a condition holds (the operator's ``grove-initc`` rule plugs in here);
 * deletion: containers get SIGTERM when ``deletionTimestamp`` appears; they ignore it and are killed when
   the grace period ends (exit 137, phase Failed) unless ``exit_on_sigterm_after`` makes them exit earlier
   (exit 0, phase Succeeded); the kubelet then confirms with a delete with grace period 0 and the pod's UID;
@@ -21,13 +21,21 @@ For every pod bound (``spec.nodeName``) to one of :class:`~grove.devcluster.node
   ``MarkPodsNotReady``) and nothing else happens until it recovers.
 
 All timing is driven by one task and a heap of due times, so thousands of pods cost no per-pod tasks.
+
+One simulation, two drivers. :class:`KubeletSimulation` is all of the above and computes every status
+with :mod:`grove.devcluster.podstatus`; it reads pods and nodes and writes statuses and deletions only
+through five methods a driver implements. :class:`FakeKubelet` is the emulator's driver: it follows the
+store's events and writes into the store synchronously, so the kubelet's own writes are visible at once.
+:class:`grove.envtest.kubelet.HttpKubelets` is the driver for any API server: a pod watch feeds it and its
+writes are queued over HTTP, which it hides from the simulation by showing pods as they will be once its
+queued writes land.
 """
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
-import hashlib
 import heapq
 import inspect
 import ipaddress
@@ -43,7 +51,21 @@ from grove.api.quantity import PODS
 from grove.devcluster import meta
 from grove.devcluster.errors import ApiError
 from grove.devcluster.nodematch import pod_matches_node
-from grove.devcluster.nodes import NOT_READY, READY, UNKNOWN, FakeNodes
+from grove.devcluster.nodes import NOT_READY, READY, UNKNOWN, FakeNodes, NodeFleet
+from grove.devcluster.podstatus import (
+    CREATED,
+    INIT,
+    RUNNING,
+    SHUTDOWN_MESSAGE,
+    SHUTDOWN_REASON,
+    WAITING,
+    PodRun,
+    live_status,
+    not_ready_conditions,
+    pod_key,
+    rejected_status,
+    terminal_status,
+)
 from grove.devcluster.watch import DELETED, WatchEvent
 
 if TYPE_CHECKING:
@@ -58,15 +80,8 @@ JSON = dict[str, Any]
 InitContainerGate = Callable[[JSON, JSON], "bool | Awaitable[bool]"]
 """``gate(pod, init_container) -> bool`` (or an awaitable of it): False holds the init container running."""
 
-KUBELET_CONDITIONS = ("PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled")
-SHUTDOWN_REASON = "Terminated"
-SHUTDOWN_MESSAGE = "Pod was terminated in response to imminent node shutdown."
-
-# A run's step.
-_CREATED = "created"  # admitted, waiting for the sandbox
-_INIT = "init"  # init container ``init_index`` running
-_RUNNING = "running"  # containers started
-_WAITING = "waiting"  # bound to a node that is down: nothing happens until it is back
+KUBELET_FIELD_MANAGER = "kubelet"
+NODE_CONTROLLER_FIELD_MANAGER = "node-controller"
 
 _YIELD_EVERY = 100
 _GATE_COALESCE = 0.05
@@ -74,77 +89,30 @@ _GATE_COALESCE = 0.05
 _RESOURCE_ORDER = {"pods": 0, "cpu": 1, "memory": 2, "ephemeral-storage": 3}
 
 
-def _key(obj: JSON) -> str:
-    md = obj["metadata"]
-    return f"{md.get('namespace', '')}/{md['name']}"
-
-
-def _hex(*parts: str) -> str:
-    return hashlib.sha256("/".join(parts).encode()).hexdigest()
-
-
-class _Run:
-    """The kubelet's view of one pod it runs."""
-
-    __slots__ = (
-        "deferred",
-        "deleting",
-        "exit_code",
-        "init_finished",
-        "init_index",
-        "init_started",
-        "ip",
-        "ip_index",
-        "key",
-        "kill_at",
-        "node",
-        "ready_at",
-        "requests",
-        "start_time",
-        "started_at",
-        "step",
-        "token",
-        "uid",
-    )
-
-    def __init__(self, key: str, uid: str, node: str) -> None:
-        self.key = key
-        self.uid = uid
-        self.node = node
-        self.step = _CREATED
-        self.token = 0
-        self.ip_index = -1
-        self.ip = ""
-        self.start_time = ""
-        self.init_index = 0
-        self.init_started: list[str] = []
-        self.init_finished: list[str] = []
-        self.started_at = ""
-        self.ready_at: dict[str, float] = {}
-        self.requests: dict[str, int] = {}
-        self.deleting = False
-        self.exit_code = 137
-        self.kill_at = 0.0
-        self.deferred = False
-
-
-class FakeKubelet:
-    """The kubelets of every fake node, as one cluster component.
+class KubeletSimulation(abc.ABC):
+    """The kubelets of every node of ``nodes``, whatever API server they talk to (see the module doc).
 
     ``start_delay``: seconds from admission to the first container running (sandbox, image pulls).
     ``init_container_duration``: seconds each init container runs. ``exit_on_sigterm_after``: seconds
     containers take to exit after SIGTERM (None: they ignore it and are killed at the end of the grace
     period). ``gate_recheck_interval``: how often held init containers are re-checked when nothing changes.
+    ``mark_pods_not_ready``: when a node turns unreachable, turn its pods NotReady at once as the node
+    lifecycle controller does (leave it False where a real one runs).
+
+    A driver feeds pod events to :meth:`_queue_event`, runs :meth:`_run_loop` in a task and implements
+    the five I/O methods: :meth:`_clock`, :meth:`_read_pod`, :meth:`_read_node`,
+    :meth:`_patch_pod_status` and :meth:`_delete_pod`.
     """
 
     def __init__(
         self,
-        nodes: FakeNodes,
+        nodes: NodeFleet,
         *,
         start_delay: float = 0.5,
         init_container_duration: float = 0.1,
         exit_on_sigterm_after: float | None = None,
         gate_recheck_interval: float = 1.0,
+        mark_pods_not_ready: bool = True,
     ) -> None:
         for name, value in (
             ("start_delay", start_delay),
@@ -160,24 +128,47 @@ class FakeKubelet:
         self.init_container_duration = init_container_duration
         self.exit_on_sigterm_after = exit_on_sigterm_after
         self.gate_recheck_interval = max(gate_recheck_interval, 0.05)
+        self.mark_pods_not_ready = mark_pods_not_ready
         self._gates: list[InitContainerGate] = []
-        self._runs: dict[str, _Run] = {}
+        self._runs: dict[str, PodRun] = {}
         self._by_node: dict[str, set[str]] = {n: set() for n in nodes.names}
         self._used: dict[str, dict[str, int]] = {n: {} for n in nodes.names}
         self._free_ips: dict[str, list[int]] = {}
         self._next_ip: dict[str, int] = {}
         self._events: deque[tuple[str, JSON]] = deque()
-        self._timers: list[tuple[float, int, _Run, int]] = []
+        self._timers: list[tuple[float, int, PodRun, int]] = []
         self._seq = itertools.count()
-        self._held: dict[str, _Run] = {}
+        self._held: dict[str, PodRun] = {}
         self._gate_event = asyncio.Event()
         self._gate_check: asyncio.Task[None] | None = None
         self._last_gate_check = 0.0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._unsubscribe: Callable[[], None] | None = None
-        self._store: Store | None = None
         self._unlisten: Callable[[], None] | None = None
+
+    # ----------------------------------------------------------------- the driver's part
+
+    @abc.abstractmethod
+    def _clock(self) -> float:
+        """Wall-clock epoch seconds for the timestamps the kubelet writes."""
+
+    @abc.abstractmethod
+    def _read_pod(self, key: str) -> JSON | None:
+        """The pod ``namespace/name`` as the kubelet's own writes leave it, or None when it is gone (or
+        the kubelet already deleted it)."""
+
+    @abc.abstractmethod
+    def _read_node(self, name: str) -> JSON | None:
+        """The Node object, or None when it is gone."""
+
+    @abc.abstractmethod
+    def _patch_pod_status(self, run: PodRun, status: JSON, field_manager: str) -> None:
+        """Post ``status`` (conditions merged already) for the pod of ``run``, guarded by its UID; a pod
+        that is gone or was replaced is no error."""
+
+    @abc.abstractmethod
+    def _delete_pod(self, run: PodRun) -> None:
+        """Delete the pod with grace period 0 and a UID precondition (gone or replaced: no error)."""
 
     # ----------------------------------------------------------------- public API
 
@@ -186,7 +177,7 @@ class FakeKubelet:
         would finish; while any gate answers False the container keeps running (the pod stays
         ``Init:i/n``). Held containers are re-checked after cluster changes (coalesced) and every
         ``gate_recheck_interval``. A gate that raises holds too (and is logged). Returns an unregister
-        callable. Call on the cluster's loop."""
+        callable. Call on the kubelet's loop (registering may precede the start)."""
         self._gates.append(gate)
 
         def remove() -> None:
@@ -196,31 +187,17 @@ class FakeKubelet:
 
         return remove
 
-    @property
-    def store(self) -> Store:
-        """The cluster's store (valid once started)."""
-        if self._store is None:
-            raise RuntimeError("the fake kubelet has not been started")
-        return self._store
-
     # ----------------------------------------------------------------- lifecycle
 
-    async def start(self, cluster: DevCluster) -> None:
-        """Take over the pods already bound to fake nodes, then follow every pod change."""
-        self._store = cluster.store
+    def _start_loop(self) -> None:
+        """Follow node state changes and start the loop (the driver queued the existing pods first)."""
         self._unlisten = self.nodes.add_listener(self._on_node_state)
-        self._unsubscribe = self._store.subscribe(self._on_store_event)
-        for pod in self._store.list("pods").items:
-            if self.nodes.is_fake((pod.get("spec") or {}).get("nodeName") or ""):
-                self._events.append(("ADDED", pod))
         self._task = asyncio.create_task(self._run_loop(), name="fake-kubelet")
 
-    async def stop(self) -> None:
-        """Stop following pods (pods keep their last status)."""
-        for undo in (self._unsubscribe, self._unlisten):
-            if undo is not None:
-                undo()
-        self._unsubscribe = self._unlisten = None
+    async def _stop_loop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         for task in (self._task, self._gate_check):
             if task is not None:
                 task.cancel()
@@ -229,15 +206,13 @@ class FakeKubelet:
         self._task = None
         self._gate_check = None
 
-    def _on_store_event(self, rtype: ResourceType, ev: WatchEvent) -> None:
+    def _queue_event(self, type_: str, obj: JSON) -> None:
+        """A pod event from the driver's source: handled if the pod is bound to one of our nodes or run."""
         if self._held:
             self._mark_gates_dirty()
-        if rtype.plural != "pods" or rtype.group:
-            return
-        obj = ev.object
         node = (obj.get("spec") or {}).get("nodeName")
-        if (node and node in self._by_node) or _key(obj) in self._runs:
-            self._events.append((ev.type, obj))
+        if (node and node in self._by_node) or pod_key(obj) in self._runs:
+            self._events.append((type_, obj))
             self._wake.set()
 
     # ----------------------------------------------------------------- the loop
@@ -251,7 +226,7 @@ class FakeKubelet:
                 try:
                     self._handle(type_, obj)
                 except Exception:
-                    log.exception("kubelet.event_failed", pod=_key(obj))
+                    log.exception("kubelet.event_failed", pod=pod_key(obj))
                 done += 1
                 if done % _YIELD_EVERY == 0:
                     await asyncio.sleep(0)
@@ -278,20 +253,20 @@ class FakeKubelet:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
 
-    def _schedule(self, run: _Run, delay: float) -> None:
+    def _schedule(self, run: PodRun, delay: float) -> None:
         run.token += 1
         heapq.heappush(
             self._timers, (asyncio.get_running_loop().time() + delay, next(self._seq), run, run.token)
         )
         self._wake.set()
 
-    def _cancel(self, run: _Run) -> None:
+    def _cancel(self, run: PodRun) -> None:
         run.token += 1
 
     # ----------------------------------------------------------------- pod events
 
     def _handle(self, type_: str, obj: JSON) -> None:
-        key = _key(obj)
+        key = pod_key(obj)
         run = self._runs.get(key)
         if run is not None and run.uid != obj["metadata"]["uid"]:
             self._forget(run)
@@ -304,36 +279,34 @@ class FakeKubelet:
             self._admit(key, obj)
         elif obj["metadata"].get("deletionTimestamp"):
             self._begin_deletion(run, obj)
-        elif run.step == _RUNNING and (obj.get("spec") or {}).get("readinessGates"):
+        elif run.step == RUNNING and (obj.get("spec") or {}).get("readinessGates"):
             self._write(run, obj)
 
     def _admit(self, key: str, event_pod: JSON) -> None:
-        # Events can be stale (this kubelet's own writes queue behind them): act on the pod as stored.
-        ns, name = key.split("/", 1)
-        try:
-            pod = self.store.get("pods", name, ns)
-        except ApiError:
+        # Events can be stale (this kubelet's own writes queue behind them): act on the pod as it is.
+        pod = self._read_pod(key)
+        if pod is None:
             return
         if pod["metadata"]["uid"] != event_pod["metadata"]["uid"] or (pod.get("status") or {}).get(
             "phase"
         ) in ("Succeeded", "Failed"):
             return
         node = pod["spec"]["nodeName"]
-        run = _Run(key, pod["metadata"]["uid"], node)
+        run = PodRun(key, pod["metadata"]["uid"], node)
         self._runs[key] = run
         self._by_node[node].add(key)
         if self.nodes.state(node) != READY:
-            run.step = _WAITING
+            run.step = WAITING
             return
         self._start_run(run, pod)
 
-    def _start_run(self, run: _Run, pod: JSON) -> None:
+    def _start_run(self, run: PodRun, pod: JSON) -> None:
         """Admission on a live node, then the Pending status and the sandbox timer."""
         status = pod.get("status") or {}
         if status.get("phase") == "Running" and status.get("podIP"):
             self._resume_running(run, pod)
             return
-        run.step = _CREATED
+        run.step = CREATED
         if pod["metadata"].get("deletionTimestamp"):
             self._confirm_deletion(run, pod)
             return
@@ -341,17 +314,17 @@ class FakeKubelet:
         if rejection is not None:
             self._reject(run, *rejection)
             return
-        run.start_time = meta.rfc3339(self.store.clock())
+        run.start_time = meta.rfc3339(self._clock())
         self._write(run, pod)
         self._schedule(run, self.start_delay)
 
-    def _resume_running(self, run: _Run, pod: JSON) -> None:
+    def _resume_running(self, run: PodRun, pod: JSON) -> None:
         """A pod already Running when this kubelet started (the component restarted): keep it as it is."""
         status = pod["status"]
-        run.step = _RUNNING
+        run.step = RUNNING
         with contextlib.suppress(ValueError):
             self._charge(run, {**pod_requests(pod.get("spec") or {}), PODS: 1})
-        run.start_time = status.get("startTime") or meta.rfc3339(self.store.clock())
+        run.start_time = status.get("startTime") or meta.rfc3339(self._clock())
         run.started_at = run.start_time
         run.ip = status["podIP"]
         cidr = self.nodes.pod_cidr(run.node)
@@ -362,11 +335,12 @@ class FakeKubelet:
         if pod["metadata"].get("deletionTimestamp"):
             self._begin_deletion(run, pod)
 
-    def _admission_error(self, run: _Run, pod: JSON) -> tuple[str, str] | None:
+    def _admission_error(self, run: PodRun, pod: JSON) -> tuple[str, str] | None:
         """The kubelet's ``GeneralPredicates``: resources (pods first) against what the node's admitted
         pods use, then node selector/affinity. An admitted pod's requests count until it is forgotten."""
         spec = pod.get("spec") or {}
-        node_obj = self.store.get("nodes", run.node)
+        # A kubelet whose Node object is gone admits against the node it registered (``getNodeAnyWay``).
+        node_obj = self._read_node(run.node) or self.nodes.node_object(run.node, meta.rfc3339(self._clock()))
         try:
             want = pod_requests(spec)
             allocatable = resource_list((node_obj.get("status") or {}).get("allocatable"), "allocatable")
@@ -389,21 +363,19 @@ class FakeKubelet:
         self._charge(run, want)
         return None
 
-    def _charge(self, run: _Run, requests: dict[str, int]) -> None:
+    def _charge(self, run: PodRun, requests: dict[str, int]) -> None:
         used = self._used[run.node]
         run.requests = requests
         for res, v in requests.items():
             used[res] = used.get(res, 0) + v
 
-    def _reject(self, run: _Run, reason: str, message: str) -> None:
+    def _reject(self, run: PodRun, reason: str, message: str) -> None:
         """``rejectPod``: phase Failed with the reason, nothing started."""
-        self._patch_status(
-            run, {"phase": "Failed", "reason": reason, "message": f"Pod was rejected: {message}"}
-        )
+        self._patch_pod_status(run, rejected_status(reason, message), KUBELET_FIELD_MANAGER)
         log.info("kubelet.pod_rejected", pod=run.key, node=run.node, reason=reason)
         self._forget(run)
 
-    def _forget(self, run: _Run) -> None:
+    def _forget(self, run: PodRun) -> None:
         self._cancel(run)
         if self._runs.get(run.key) is run:
             del self._runs[run.key]
@@ -417,7 +389,7 @@ class FakeKubelet:
 
     # ----------------------------------------------------------------- addresses
 
-    def _claim_ip(self, run: _Run, index: int | None = None) -> None:
+    def _claim_ip(self, run: PodRun, index: int | None = None) -> None:
         """The lowest free address of the node's pod CIDR (or ``index``, when resuming a running pod)."""
         free = self._free_ips.setdefault(run.node, [])
         nxt = self._next_ip.get(run.node, 0)
@@ -437,27 +409,22 @@ class FakeKubelet:
         run.ip_index = index
         run.ip = str(self.nodes.pod_cidr(run.node).network_address + index)
 
-    def _release_ip(self, run: _Run) -> None:
+    def _release_ip(self, run: PodRun) -> None:
         if run.ip_index >= 0:
             heapq.heappush(self._free_ips.setdefault(run.node, []), run.ip_index)
             run.ip_index = -1
 
     # ----------------------------------------------------------------- steps
 
-    def _pod(self, run: _Run) -> JSON | None:
-        """The pod as stored now, or None (and the run forgotten) when it is gone or replaced."""
-        ns, name = run.key.split("/", 1)
-        try:
-            pod = self.store.get("pods", name, ns)
-        except ApiError:
-            self._forget(run)
-            return None
-        if pod["metadata"]["uid"] != run.uid:
+    def _pod(self, run: PodRun) -> JSON | None:
+        """The pod as it is now, or None (and the run forgotten) when it is gone or replaced."""
+        pod = self._read_pod(run.key)
+        if pod is None or pod["metadata"]["uid"] != run.uid:
             self._forget(run)
             return None
         return pod
 
-    def _fire(self, run: _Run) -> None:
+    def _fire(self, run: PodRun) -> None:
         if self.nodes.state(run.node) == UNKNOWN:
             run.deferred = True
             return
@@ -468,33 +435,33 @@ class FakeKubelet:
             self._confirm_deletion(run, pod)
             return
         inits = (pod.get("spec") or {}).get("initContainers") or []
-        if run.step == _CREATED:
+        if run.step == CREATED:
             self._claim_ip(run)
             if inits:
-                run.step = _INIT
+                run.step = INIT
                 run.init_index = 0
-                run.init_started = [meta.rfc3339(self.store.clock())]
+                run.init_started = [meta.rfc3339(self._clock())]
                 self._write(run, pod)
                 self._schedule(run, self._init_duration(inits[0]))
             else:
                 self._start_containers(run, pod)
-        elif run.step == _INIT:
+        elif run.step == INIT:
             if self._gates:
                 self._held[run.key] = run
                 self._mark_gates_dirty()
             else:
                 self._advance_init(run, pod, inits)
-        elif run.step == _RUNNING:
+        elif run.step == RUNNING:
             self._write(run, pod)
             self._schedule_readiness(run)
 
     def _init_duration(self, container: JSON) -> float:
         return 0.0 if container.get("restartPolicy") == "Always" else self.init_container_duration
 
-    def _advance_init(self, run: _Run, pod: JSON, inits: list[JSON]) -> None:
+    def _advance_init(self, run: PodRun, pod: JSON, inits: list[JSON]) -> None:
         """Init container ``init_index`` is done (a sidecar: started); start the next one or the
         containers."""
-        now = meta.rfc3339(self.store.clock())
+        now = meta.rfc3339(self._clock())
         run.init_finished.append(now)
         run.init_index += 1
         if run.init_index < len(inits):
@@ -504,10 +471,10 @@ class FakeKubelet:
         else:
             self._start_containers(run, pod)
 
-    def _start_containers(self, run: _Run, pod: JSON) -> None:
+    def _start_containers(self, run: PodRun, pod: JSON) -> None:
         loop_now = asyncio.get_running_loop().time()
-        run.step = _RUNNING
-        run.started_at = meta.rfc3339(self.store.clock())
+        run.step = RUNNING
+        run.started_at = meta.rfc3339(self._clock())
         run.ready_at = {}
         spec = pod.get("spec") or {}
         for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
@@ -517,7 +484,7 @@ class FakeKubelet:
         self._write(run, pod)
         self._schedule_readiness(run)
 
-    def _schedule_readiness(self, run: _Run) -> None:
+    def _schedule_readiness(self, run: PodRun) -> None:
         now = asyncio.get_running_loop().time()
         pending = [t for t in run.ready_at.values() if t > now]
         if pending:
@@ -549,7 +516,7 @@ class FakeKubelet:
                 if pod is None:
                     continue
                 inits = (pod.get("spec") or {}).get("initContainers") or []
-                if run.deleting or run.step != _INIT or run.init_index >= len(inits):
+                if run.deleting or run.step != INIT or run.init_index >= len(inits):
                     self._held.pop(run.key, None)
                     continue
                 passed = await self._gates_pass(pod, inits[run.init_index])
@@ -570,7 +537,7 @@ class FakeKubelet:
                 if inspect.isawaitable(result):
                     result = await result
             except Exception:
-                log.exception("kubelet.gate_failed", pod=_key(pod), container=container.get("name"))
+                log.exception("kubelet.gate_failed", pod=pod_key(pod), container=container.get("name"))
                 return False
             if not result:
                 return False
@@ -578,12 +545,12 @@ class FakeKubelet:
 
     # ----------------------------------------------------------------- deletion
 
-    def _begin_deletion(self, run: _Run, pod: JSON) -> None:
+    def _begin_deletion(self, run: PodRun, pod: JSON) -> None:
         """SIGTERM: containers exit after ``exit_on_sigterm_after`` or are killed when the grace period
         ends, whichever comes first; a shorter grace period from a later delete moves the kill earlier."""
-        if run.step == _WAITING:
+        if run.step == WAITING:
             return
-        if run.step == _CREATED and run.ip_index < 0:
+        if run.step == CREATED and run.ip_index < 0:
             self._confirm_deletion(run, pod)
             return
         grace = float(pod["metadata"].get("deletionGracePeriodSeconds") or 0)
@@ -599,17 +566,12 @@ class FakeKubelet:
         self._held.pop(run.key, None)
         self._schedule(run, delay)
 
-    def _confirm_deletion(self, run: _Run, pod: JSON) -> None:
+    def _confirm_deletion(self, run: PodRun, pod: JSON) -> None:
         """Containers are gone: post the terminal status, then delete with grace 0 and the UID
         precondition, as the kubelet's status manager does once a pod ``canBeDeleted``."""
-        ns, name = run.key.split("/", 1)
         if run.ip_index >= 0:
             self._write_terminal(run, pod, exit_code=run.exit_code)
-        try:
-            self.store.delete("pods", name, ns, grace_period_seconds=0, preconditions={"uid": run.uid})
-        except ApiError as e:
-            if e.code not in (404, 409):
-                raise
+        self._delete_pod(run)
         self._forget(run)
 
     # ----------------------------------------------------------------- node state
@@ -623,15 +585,16 @@ class FakeKubelet:
                 if state == NOT_READY:
                     self._shutdown(run)
                 elif state == UNKNOWN:
-                    self._mark_not_ready(run)
+                    if self.mark_pods_not_ready:
+                        self._mark_not_ready(run)
                 elif state == READY:
                     self._recover(run)
             except ApiError as e:
                 log.warning("kubelet.node_transition_failed", pod=key, state=state, code=e.code)
 
-    def _shutdown(self, run: _Run) -> None:
+    def _shutdown(self, run: PodRun) -> None:
         """Graceful node shutdown: deleting pods are confirmed, the others fail."""
-        if run.step == _WAITING:
+        if run.step == WAITING:
             return
         pod = self._pod(run)
         if pod is None:
@@ -643,42 +606,27 @@ class FakeKubelet:
         self._write_terminal(run, pod, exit_code=137, reason=SHUTDOWN_REASON, message=SHUTDOWN_MESSAGE)
         self._forget(run)
 
-    def _mark_not_ready(self, run: _Run) -> None:
+    def _mark_not_ready(self, run: PodRun) -> None:
         """The node lifecycle controller's ``MarkPodsNotReady``: Ready=False, nothing else."""
-        if run.step in (_WAITING, _CREATED):
+        if run.step in (WAITING, CREATED):
             return
         pod = self._pod(run)
         if pod is None:
             return
-        now = meta.rfc3339(self.store.clock())
-        conditions = []
-        changed = False
-        for c in (pod.get("status") or {}).get("conditions") or []:
-            if c.get("type") == "Ready" and c.get("status") != "False":
-                c = {**c, "status": "False", "lastTransitionTime": now}
-                changed = True
-            conditions.append(c)
-        if changed:
-            ns, name = run.key.split("/", 1)
-            self.store.patch(
-                "pods",
-                name,
-                {"status": {"conditions": conditions}},
-                ns,
-                subresource="status",
-                field_manager="node-controller",
-            )
+        conditions = not_ready_conditions(pod, meta.rfc3339(self._clock()))
+        if conditions is not None:
+            self._patch_pod_status(run, {"conditions": conditions}, NODE_CONTROLLER_FIELD_MANAGER)
 
-    def _recover(self, run: _Run) -> None:
+    def _recover(self, run: PodRun) -> None:
         pod = self._pod(run)
         if pod is None:
             return
-        if run.step == _WAITING:
+        if run.step == WAITING:
             self._start_run(run, pod)
             return
         if pod["metadata"].get("deletionTimestamp") and not run.deleting:
             self._begin_deletion(run, pod)
-        elif run.step in (_RUNNING, _INIT) and not run.deleting:
+        elif run.step in (RUNNING, INIT) and not run.deleting:
             self._write(run, pod)
         if run.deferred:
             run.deferred = False
@@ -686,219 +634,105 @@ class FakeKubelet:
 
     # ----------------------------------------------------------------- status
 
-    def _container_status(self, run: _Run, c: JSON, state: JSON, *, ready: bool, started: bool) -> JSON:
-        image = c.get("image") or ""
-        created = "waiting" not in state
-        out: JSON = {
-            "name": c["name"],
-            "state": state,
-            "lastState": {},
-            "ready": ready,
-            "restartCount": 0,
-            "image": image,
-            "imageID": f"{_repository(image)}@sha256:{_hex(image)}" if created else "",
-            "started": started,
-        }
-        if created:
-            out["containerID"] = f"containerd://{_hex(run.uid, c['name'])}"
-        return out
-
-    def _waiting(self, run: _Run, c: JSON, reason: str) -> JSON:
-        return self._container_status(run, c, {"waiting": {"reason": reason}}, ready=False, started=False)
-
-    def _completed_init(self, run: _Run, c: JSON, i: int) -> JSON:
-        term = {
-            "exitCode": 0,
-            "reason": "Completed",
-            "startedAt": run.init_started[i],
-            "finishedAt": run.init_finished[i],
-            "containerID": f"containerd://{_hex(run.uid, c['name'])}",
-        }
-        return self._container_status(run, c, {"terminated": term}, ready=False, started=False)
-
-    def _write(self, run: _Run, pod: JSON) -> None:
+    def _write(self, run: PodRun, pod: JSON) -> None:
         """Post the kubelet's status of a live (Pending or Running) pod."""
-        now_loop = asyncio.get_running_loop().time()
-        spec = pod.get("spec") or {}
-        inits = spec.get("initContainers") or []
-        running = run.step == _RUNNING
-        init_statuses: list[JSON] = []
-        incomplete: list[str] = []
-        for i, c in enumerate(inits):
-            sidecar = c.get("restartPolicy") == "Always"
-            if (run.step == _INIT and i == run.init_index) or (sidecar and i < len(run.init_started)):
-                ready = sidecar and run.ready_at.get(c["name"], 0.0) <= now_loop
-                state = {"running": {"startedAt": run.init_started[i]}}
-                init_statuses.append(self._container_status(run, c, state, ready=ready, started=True))
-                if not sidecar or (i == run.init_index and run.step == _INIT):
-                    incomplete.append(c["name"])
-            elif i < len(run.init_finished):
-                init_statuses.append(self._completed_init(run, c, i))
-            else:
-                init_statuses.append(self._waiting(run, c, "PodInitializing"))
-                incomplete.append(c["name"])
-        statuses: list[JSON] = []
-        for c in spec.get("containers") or []:
-            if running:
-                ready = run.ready_at.get(c["name"], 0.0) <= now_loop
-                state = {"running": {"startedAt": run.started_at}}
-                statuses.append(self._container_status(run, c, state, ready=ready, started=True))
-            else:
-                statuses.append(self._waiting(run, c, "PodInitializing" if inits else "ContainerCreating"))
-        unready = [s["name"] for s in statuses if not s["ready"]]
-        if running or not incomplete:
-            initialized: JSON = {"type": "Initialized", "status": "True"}
-        else:
-            initialized = {
-                "type": "Initialized",
-                "status": "False",
-                "reason": "ContainersNotInitialized",
-                "message": f"containers with incomplete status: [{' '.join(incomplete)}]",
-            }
-        if not unready:
-            containers_ready: JSON = {"type": "ContainersReady", "status": "True"}
-            gate_problems = _readiness_gate_problems(pod)
-            ready_cond: JSON = (
-                {
-                    "type": "Ready",
-                    "status": "False",
-                    "reason": "ReadinessGatesNotReady",
-                    "message": ", ".join(gate_problems),
-                }
-                if gate_problems
-                else {"type": "Ready", "status": "True"}
-            )
-        else:
-            containers_ready = {
-                "type": "ContainersReady",
-                "status": "False",
-                "reason": "ContainersNotReady",
-                "message": f"containers with unready status: [{' '.join(unready)}]",
-            }
-            ready_cond = {**containers_ready, "type": "Ready"}
-        conditions = [
-            {"type": "PodReadyToStartContainers", "status": "True" if run.ip_index >= 0 else "False"},
-            initialized,
-            ready_cond,
-            containers_ready,
-            {"type": "PodScheduled", "status": "True"},
-        ]
-        self._post(run, pod, "Running" if running else "Pending", conditions, init_statuses, statuses)
-
-    def _write_terminal(
-        self, run: _Run, pod: JSON, *, exit_code: int, reason: str | None = None, message: str | None = None
-    ) -> None:
-        """Containers ended, killed (137, ``Error``) or exited (0, ``Completed``): phase Failed or Succeeded.
-        With ``reason`` (node shutdown) the pod also gets a DisruptionTarget condition."""
-        spec = pod.get("spec") or {}
-        now = meta.rfc3339(self.store.clock())
-
-        def ended(c: JSON, started_at: str) -> JSON:
-            if not started_at:
-                term: JSON = {
-                    "exitCode": 137,
-                    "reason": "ContainerStatusUnknown",
-                    "message": "The container could not be located when the pod was terminated",
-                    "startedAt": None,
-                    "finishedAt": None,
-                }
-                return self._container_status(run, c, {"terminated": term}, ready=False, started=False)
-            term = {
-                "exitCode": exit_code,
-                "reason": "Completed" if exit_code == 0 else "Error",
-                "startedAt": started_at,
-                "finishedAt": now,
-                "containerID": f"containerd://{_hex(run.uid, c['name'])}",
-            }
-            return self._container_status(run, c, {"terminated": term}, ready=False, started=False)
-
-        init_statuses = []
-        for i, c in enumerate(spec.get("initContainers") or []):
-            if i < len(run.init_finished) and c.get("restartPolicy") != "Always":
-                init_statuses.append(self._completed_init(run, c, i))
-            else:
-                init_statuses.append(ended(c, run.init_started[i] if i < len(run.init_started) else ""))
-        statuses = [ended(c, run.started_at) for c in spec.get("containers") or []]
-        phase = "Succeeded" if exit_code == 0 and not reason else "Failed"
-        terminal_reason = "PodCompleted" if phase == "Succeeded" else "PodFailed"
-        if run.step == _RUNNING:
-            initialized: JSON = {"type": "Initialized", "status": "True"}
-        else:
-            pending = [
-                s["name"] for s in init_statuses if s["state"]["terminated"].get("reason") != "Completed"
-            ]
-            initialized = {
-                "type": "Initialized",
-                "status": "False",
-                "reason": "ContainersNotInitialized",
-                "message": f"containers with incomplete status: [{' '.join(pending)}]",
-            }
-        conditions: list[JSON] = [
-            {"type": "PodReadyToStartContainers", "status": "False"},
-            initialized,
-            {"type": "Ready", "status": "False", "reason": terminal_reason},
-            {"type": "ContainersReady", "status": "False", "reason": terminal_reason},
-            {"type": "PodScheduled", "status": "True"},
-        ]
-        shared = []
-        if reason:
-            shared.append(
-                {
-                    "type": "DisruptionTarget",
-                    "status": "True",
-                    "reason": "TerminationByKubelet",
-                    "message": message,
-                }
-            )
-        self._post(
+        status = live_status(
             run,
             pod,
-            phase,
-            conditions,
-            init_statuses,
-            statuses,
-            shared=shared,
+            host_ip=self.nodes.host_ip(run.node),
+            now=meta.rfc3339(self._clock()),
+            loop_now=asyncio.get_running_loop().time(),
+        )
+        self._patch_pod_status(run, status, KUBELET_FIELD_MANAGER)
+
+    def _write_terminal(
+        self, run: PodRun, pod: JSON, *, exit_code: int, reason: str | None = None, message: str | None = None
+    ) -> None:
+        status = terminal_status(
+            run,
+            pod,
+            host_ip=self.nodes.host_ip(run.node),
+            now=meta.rfc3339(self._clock()),
+            exit_code=exit_code,
             reason=reason,
             message=message,
         )
+        self._patch_pod_status(run, status, KUBELET_FIELD_MANAGER)
 
-    def _post(
+
+class FakeKubelet(KubeletSimulation):
+    """The emulator's kubelets, as one cluster component: the simulation driven by the store's events,
+    writing into the store directly (see :class:`KubeletSimulation` for the options)."""
+
+    def __init__(
         self,
-        run: _Run,
-        pod: JSON,
-        phase: str,
-        kubelet_conditions: list[JSON],
-        init_statuses: list[JSON],
-        statuses: list[JSON],
+        nodes: FakeNodes,
         *,
-        shared: list[JSON] | None = None,
-        reason: str | None = None,
-        message: str | None = None,
+        start_delay: float = 0.5,
+        init_container_duration: float = 0.1,
+        exit_on_sigterm_after: float | None = None,
+        gate_recheck_interval: float = 1.0,
     ) -> None:
-        """Merge the conditions as the status manager does and patch the status subresource."""
-        host = self.nodes.host_ip(run.node)
-        status: JSON = {
-            "phase": phase,
-            "conditions": _merge_conditions(
-                pod, kubelet_conditions, shared or [], meta.rfc3339(self.store.clock())
-            ),
-            "hostIP": host,
-            "hostIPs": [{"ip": host}],
-            "startTime": run.start_time or meta.rfc3339(self.store.clock()),
-            "containerStatuses": statuses,
-            "observedGeneration": pod["metadata"].get("generation", 1),
-        }
-        if init_statuses:
-            status["initContainerStatuses"] = init_statuses
-        if run.ip:
-            status["podIP"] = run.ip
-            status["podIPs"] = [{"ip": run.ip}]
-        if reason:
-            status["reason"] = reason
-            status["message"] = message
-        self._patch_status(run, status)
+        super().__init__(
+            nodes,
+            start_delay=start_delay,
+            init_container_duration=init_container_duration,
+            exit_on_sigterm_after=exit_on_sigterm_after,
+            gate_recheck_interval=gate_recheck_interval,
+        )
+        self._store: Store | None = None
+        self._unsubscribe: Callable[[], None] | None = None
 
-    def _patch_status(self, run: _Run, status: JSON) -> None:
+    @property
+    def store(self) -> Store:
+        """The cluster's store (valid once started)."""
+        if self._store is None:
+            raise RuntimeError("the fake kubelet has not been started")
+        return self._store
+
+    async def start(self, cluster: DevCluster) -> None:
+        """Take over the pods already bound to fake nodes, then follow every pod change."""
+        self._store = cluster.store
+        self._unsubscribe = self._store.subscribe(self._on_store_event)
+        for pod in self._store.list("pods").items:
+            if self.nodes.is_fake((pod.get("spec") or {}).get("nodeName") or ""):
+                self._events.append(("ADDED", pod))
+        self._start_loop()
+
+    async def stop(self) -> None:
+        """Stop following pods (pods keep their last status)."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self._stop_loop()
+
+    def _on_store_event(self, rtype: ResourceType, ev: WatchEvent) -> None:
+        if rtype.plural != "pods" or rtype.group:
+            # Gates may read anything in the store: any change may release a held init container.
+            if self._held:
+                self._mark_gates_dirty()
+            return
+        self._queue_event(ev.type, ev.object)
+
+    # ----------------------------------------------------------------- I/O
+
+    def _clock(self) -> float:
+        return self.store.clock()
+
+    def _read_pod(self, key: str) -> JSON | None:
+        ns, name = key.split("/", 1)
+        try:
+            return self.store.get("pods", name, ns)
+        except ApiError:
+            return None
+
+    def _read_node(self, name: str) -> JSON | None:
+        try:
+            return self.store.get("nodes", name)
+        except ApiError:
+            return None
+
+    def _patch_pod_status(self, run: PodRun, status: JSON, field_manager: str) -> None:
         ns, name = run.key.split("/", 1)
         try:
             self.store.patch(
@@ -907,60 +741,16 @@ class FakeKubelet:
                 {"metadata": {"uid": run.uid}, "status": status},
                 ns,
                 subresource="status",
-                field_manager="kubelet",
+                field_manager=field_manager,
             )
         except ApiError as e:
             if e.code not in (404, 409):
                 raise
 
-
-def _repository(image: str) -> str:
-    """``image`` without its tag or digest."""
-    if "@" in image:
-        return image.split("@", 1)[0]
-    head, _, last = image.rpartition("/")
-    if ":" in last:
-        last = last.split(":", 1)[0]
-    return f"{head}/{last}" if head else last
-
-
-def _readiness_gate_problems(pod: JSON) -> list[str]:
-    """Why the pod's readiness gates keep it unready (the kubelet's ``ReadinessGatesNotReady`` message)."""
-    gates = (pod.get("spec") or {}).get("readinessGates") or []
-    if not gates:
-        return []
-    conds = {c.get("type"): c.get("status") for c in (pod.get("status") or {}).get("conditions") or []}
-    problems = []
-    for g in gates:
-        t = g.get("conditionType")
-        if t not in conds:
-            problems.append(f'corresponding condition of pod readiness gate "{t}" does not exist.')
-        elif conds[t] != "True":
-            problems.append(f'the status of pod readiness gate "{t}" is not "True", but {conds[t]}')
-    return problems
-
-
-def _merge_conditions(pod: JSON, kubelet_conditions: list[JSON], shared: list[JSON], now: str) -> list[JSON]:
-    """``mergePodStatus``: conditions owned by others first (kept as they are), then the shared ones
-    (DisruptionTarget) and the kubelet's; a condition keeps its lastTransitionTime while its status holds."""
-    old = (pod.get("status") or {}).get("conditions") or []
-    by_type = {c.get("type"): c for c in old}
-    replaced = set(KUBELET_CONDITIONS) | {c["type"] for c in shared}
-    out = [c for c in old if c.get("type") not in replaced]
-    generation = pod["metadata"].get("generation", 1)
-    for c in [*shared, *kubelet_conditions]:
-        prev = by_type.get(c["type"])
-        cond: JSON = {
-            "type": c["type"],
-            "status": c["status"],
-            "observedGeneration": generation,
-            "lastProbeTime": None,
-            "lastTransitionTime": prev["lastTransitionTime"]
-            if prev and prev.get("status") == c["status"] and prev.get("lastTransitionTime")
-            else now,
-        }
-        for k in ("reason", "message"):
-            if c.get(k):
-                cond[k] = c[k]
-        out.append(cond)
-    return out
+    def _delete_pod(self, run: PodRun) -> None:
+        ns, name = run.key.split("/", 1)
+        try:
+            self.store.delete("pods", name, ns, grace_period_seconds=0, preconditions={"uid": run.uid})
+        except ApiError as e:
+            if e.code not in (404, 409):
+                raise

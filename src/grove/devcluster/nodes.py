@@ -8,6 +8,10 @@ stopped talking (Ready=Unknown, ``NodeStatusUnknown``; pods keep running but tur
 hang). Either way the node lifecycle controller's taints (``node.kubernetes.io/not-ready`` or
 ``node.kubernetes.io/unreachable``, NoSchedule and NoExecute) are added and lease renewals stop;
 ``recover_node(name)`` undoes it.
+
+:class:`NodeFleet` holds what does not depend on the API server: names, addresses, states and the objects
+and patches a kubelet posts. :class:`FakeNodes` writes them into the emulator's store;
+:class:`grove.envtest.nodes.HttpNodes` posts the same ones to any API server over HTTP.
 """
 
 from __future__ import annotations
@@ -184,7 +188,7 @@ _HEALTHY = (
 
 
 class _Node:
-    """What the component remembers about one of its nodes."""
+    """What the fleet remembers about one of its nodes."""
 
     __slots__ = ("deleted", "index", "name", "since", "state", "uid")
 
@@ -200,8 +204,10 @@ class _Node:
 NodeListener = Callable[[str, str], None]
 
 
-class FakeNodes:
-    """A cluster component registering ``count`` fake nodes and keeping them alive.
+class NodeFleet:
+    """``count`` fake nodes: their names, addresses, states and the objects their kubelets post (Node,
+    conditions, Lease), without I/O. :class:`FakeNodes` writes them into the emulator's store;
+    :class:`grove.envtest.nodes.HttpNodes` posts them to any API server, so both show the same nodes.
 
     ``lease_renew_interval`` (kubelet: 10 s) and ``status_report_interval`` (kubelet:
     ``nodeStatusReportFrequency``, 5 min) set the heartbeats. ``add_listener(fn)`` calls ``fn(node,
@@ -226,14 +232,13 @@ class FakeNodes:
         self.lease_duration_seconds = lease_duration_seconds
         self.lease_renew_interval = lease_renew_interval
         self.status_report_interval = status_report_interval
+        self.kubelet_version = KUBE_VERSION["gitVersion"]
         width = max(3, len(str(count - 1)))
         self._nodes: dict[str, _Node] = {}
         for i in range(count):
             name = f"{self.shape.name_prefix}{i:0{width}d}"
             self._nodes[name] = _Node(i, name)
         self._listeners: list[NodeListener] = []
-        self._store: Store | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- queries
 
@@ -243,7 +248,7 @@ class FakeNodes:
         return list(self._nodes)
 
     def is_fake(self, name: str) -> bool:
-        """Whether ``name`` is one of this component's nodes."""
+        """Whether ``name`` is one of this fleet's nodes."""
         return name in self._nodes
 
     def state(self, name: str) -> str:
@@ -269,13 +274,6 @@ class FakeNodes:
         if node is None:
             raise KeyError(f"{name!r} is not a fake node of this cluster")
         return node
-
-    @property
-    def store(self) -> Store:
-        """The cluster's store (valid once started)."""
-        if self._store is None:
-            raise RuntimeError("the fake nodes have not been started")
-        return self._store
 
     # ----------------------------------------------------------------- objects
 
@@ -326,7 +324,7 @@ class FakeNodes:
                 "containerRuntimeVersion": "kwok://grove-dev",
                 "kernelVersion": "",
                 "kubeProxyVersion": "",
-                "kubeletVersion": KUBE_VERSION["gitVersion"],
+                "kubeletVersion": self.kubelet_version,
                 "machineID": "",
                 "operatingSystem": "linux",
                 "osImage": "",
@@ -335,7 +333,9 @@ class FakeNodes:
             "phase": "Running",
         }
 
-    def _node_object(self, node: _Node, now: str) -> JSON:
+    def node_object(self, name: str, now: str) -> JSON:
+        """The Node a kubelet registers for ``name`` (status as of ``now``, an RFC 3339 time)."""
+        node = self._node(name)
         cidr = str(self.pod_cidr(node.name))
         return {
             "apiVersion": "v1",
@@ -354,7 +354,10 @@ class FakeNodes:
             "status": self._status(node, now),
         }
 
-    def _lease(self, node: _Node, now: float) -> JSON:
+    def lease(self, name: str, now: float) -> JSON:
+        """The node's Lease in ``kube-node-lease``, renewed at ``now`` (epoch seconds), owned by the Node
+        (its uid as registered)."""
+        node = self._node(name)
         return {
             "apiVersion": "coordination.k8s.io/v1",
             "kind": "Lease",
@@ -370,6 +373,67 @@ class FakeNodes:
             },
         }
 
+    @staticmethod
+    def lease_renewal(name: str, now: float) -> JSON:
+        """The merge patch renewing a node's Lease at ``now``."""
+        return {"spec": {"renewTime": micro_time(now), "holderIdentity": name}}
+
+    def status_patch(self, name: str, now: str) -> JSON:
+        """The merge patch of ``nodes/status`` a kubelet (or, for an unreachable node, the node lifecycle
+        controller) posts: the conditions as of ``now``."""
+        return {"status": {"conditions": self._conditions(self._node(name), now)}}
+
+    @staticmethod
+    def failure_taints(unreachable: bool, now: str) -> list[JSON]:
+        """The node lifecycle controller's taints of a NotReady (or, ``unreachable``, Unknown) node."""
+        key = UNREACHABLE_TAINT if unreachable else NOT_READY_TAINT
+        return [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute", "timeAdded": now}]
+
+    # ----------------------------------------------------------------- state
+
+    def _set_state(self, name: str, state: str, now: str) -> bool:
+        """Record a node's new state (``now``: since when); False when it already was in it."""
+        node = self._node(name)
+        if node.state == state:
+            return False
+        node.state = state
+        node.since = now
+        return True
+
+    def _notify(self, name: str, state: str) -> None:
+        for listener in tuple(self._listeners):
+            listener(name, state)
+
+
+class FakeNodes(NodeFleet):
+    """A cluster component registering the fleet's nodes in the emulator's store and keeping them alive."""
+
+    def __init__(
+        self,
+        count: int,
+        shape: NodeShape | None = None,
+        *,
+        lease_duration_seconds: int = 40,
+        lease_renew_interval: float = 10.0,
+        status_report_interval: float = 300.0,
+    ) -> None:
+        super().__init__(
+            count,
+            shape,
+            lease_duration_seconds=lease_duration_seconds,
+            lease_renew_interval=lease_renew_interval,
+            status_report_interval=status_report_interval,
+        )
+        self._store: Store | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def store(self) -> Store:
+        """The cluster's store (valid once started)."""
+        if self._store is None:
+            raise RuntimeError("the fake nodes have not been started")
+        return self._store
+
     # ----------------------------------------------------------------- lifecycle
 
     async def start(self, cluster: DevCluster) -> None:
@@ -379,7 +443,7 @@ class FakeNodes:
         stamp = meta.rfc3339(now)
         for node in self._nodes.values():
             node.since = stamp
-            obj = self._node_object(node, stamp)
+            obj = self.node_object(node.name, stamp)
             try:
                 created = store.create("nodes", obj, field_manager="kubelet")
             except ApiError as e:
@@ -390,7 +454,7 @@ class FakeNodes:
             try:
                 store.create(
                     "leases.coordination.k8s.io",
-                    self._lease(node, now),
+                    self.lease(node.name, now),
                     LEASE_NAMESPACE,
                     field_manager="kubelet",
                 )
@@ -411,11 +475,8 @@ class FakeNodes:
     def _take_over(self, node: _Node, obj: JSON) -> JSON:
         """A node of that name exists (the component restarted): post our labels, taints and status."""
         store = self.store
-        current = store.get("nodes", node.name)
-        md = dict(current["metadata"])
-        md["labels"] = {**(md.get("labels") or {}), **obj["metadata"]["labels"]}
         updated = store.update(
-            "nodes", {**current, "metadata": md, "spec": obj["spec"]}, field_manager="kubelet"
+            "nodes", taken_over(store.get("nodes", node.name), obj), field_manager="kubelet"
         )
         return store.update(
             "nodes", {**updated, "status": obj["status"]}, subresource="status", field_manager="kubelet"
@@ -442,7 +503,7 @@ class FakeNodes:
         self.store.patch(
             "leases.coordination.k8s.io",
             node.name,
-            {"spec": {"renewTime": micro_time(now), "holderIdentity": node.name}},
+            self.lease_renewal(node.name, now),
             LEASE_NAMESPACE,
             field_manager="kubelet",
         )
@@ -469,7 +530,7 @@ class FakeNodes:
             log.info("nodes.node_deleted", node=node.name)
             return
         self.store.create(
-            "leases.coordination.k8s.io", self._lease(node, now), LEASE_NAMESPACE, field_manager="kubelet"
+            "leases.coordination.k8s.io", self.lease(node.name, now), LEASE_NAMESPACE, field_manager="kubelet"
         )
 
     def _post_status(self, node: _Node) -> None:
@@ -477,7 +538,7 @@ class FakeNodes:
         self.store.patch(
             "nodes",
             node.name,
-            {"status": {"conditions": self._conditions(node, stamp)}},
+            self.status_patch(node.name, stamp),
             subresource="status",
             field_manager="kubelet",
         )
@@ -492,52 +553,50 @@ class FakeNodes:
 
     # ----------------------------------------------------------------- failure injection
 
-    def _set_taints(self, name: str, add: Sequence[JSON], remove_keys: tuple[str, ...]) -> None:
-        current = self.store.get("nodes", name)
-        taints = [
-            t for t in (current.get("spec") or {}).get("taints") or [] if t.get("key") not in remove_keys
-        ]
-        taints.extend(add)
+    def _set_taints(self, name: str, add: Sequence[JSON]) -> None:
+        taints = replace_failure_taints(self.store.get("nodes", name), add)
         self.store.patch(
-            "nodes", name, {"spec": {"taints": taints or None}}, field_manager="node-lifecycle-controller"
+            "nodes", name, {"spec": {"taints": taints}}, field_manager="node-lifecycle-controller"
         )
 
     def fail_node(self, name: str, *, unreachable: bool = False) -> None:
         """Fail a node: shut down (NotReady; its pods fail) or, with ``unreachable``, silent (Unknown;
         pods stay but turn NotReady). Adds the node lifecycle controller's taints. Call on the cluster's
         loop (``dev.call(sim.fail_node, name)`` from tests)."""
-        node = self._node(name)
         state = UNKNOWN if unreachable else NOT_READY
-        if node.state == state:
+        stamp = meta.rfc3339(self.store.clock())
+        if not self._set_state(name, state, stamp):
             return
-        node.state = state
-        now = self.store.clock()
-        node.since = meta.rfc3339(now)
-        self._post_status(node)
-        key = UNREACHABLE_TAINT if unreachable else NOT_READY_TAINT
-        stamp = meta.rfc3339(now)
-        self._set_taints(
-            name,
-            [{"key": key, "effect": "NoSchedule"}, {"key": key, "effect": "NoExecute", "timeAdded": stamp}],
-            (NOT_READY_TAINT, UNREACHABLE_TAINT),
-        )
+        self._post_status(self._node(name))
+        self._set_taints(name, self.failure_taints(unreachable, stamp))
         log.info("nodes.failed", node=name, state=state)
         self._notify(name, state)
 
     def recover_node(self, name: str) -> None:
         """Bring a failed node back: Ready, taints removed, heartbeats resumed."""
-        node = self._node(name)
-        if node.state == READY:
-            return
-        node.state = READY
         now = self.store.clock()
-        node.since = meta.rfc3339(now)
+        if not self._set_state(name, READY, meta.rfc3339(now)):
+            return
+        node = self._node(name)
         self._post_status(node)
-        self._set_taints(name, [], (NOT_READY_TAINT, UNREACHABLE_TAINT))
+        self._set_taints(name, [])
         self._renew(node, now)
         log.info("nodes.recovered", node=name)
         self._notify(name, READY)
 
-    def _notify(self, name: str, state: str) -> None:
-        for listener in tuple(self._listeners):
-            listener(name, state)
+
+def taken_over(current: JSON, registered: JSON) -> JSON:
+    """An existing Node (``current``) as a restarted kubelet re-registers it: our labels added to its own,
+    our spec (taints included) instead of its own; status untouched."""
+    md = dict(current["metadata"])
+    md["labels"] = {**(md.get("labels") or {}), **registered["metadata"]["labels"]}
+    return {**current, "metadata": md, "spec": registered["spec"]}
+
+
+def replace_failure_taints(node: JSON, add: Sequence[JSON]) -> list[JSON] | None:
+    """The node's taints with the node lifecycle controller's not-ready/unreachable ones replaced by
+    ``add`` (None: no taints left)."""
+    keys = (NOT_READY_TAINT, UNREACHABLE_TAINT)
+    taints = [t for t in (node.get("spec") or {}).get("taints") or [] if t.get("key") not in keys]
+    taints.extend(add)
+    return taints or None
