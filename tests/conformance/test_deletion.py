@@ -128,6 +128,28 @@ async def test_dependent_of_missing_owner_is_collected(raw: Any, namespace: str,
     await wait_for(lambda: _gone(raw, f"{path}/dep"), message="dependent of a missing owner collected")
 
 
+async def test_dependent_created_after_its_owner_was_deleted_is_collected(
+    raw: Any, namespace: str, wait_for: Any
+) -> None:
+    # A controller acting on a stale cache creates children for an owner already deleted; the garbage
+    # collector removes them, also when a new object of the owner's name (another UID) exists by then.
+    path = CM.format(ns=namespace)
+    first = await raw.ok("POST", path, {"metadata": {"name": "owner"}})
+    await raw.ok("DELETE", f"{path}/owner")
+    await raw.ok(
+        "POST", path, {"metadata": {"name": "late", "ownerReferences": [owner_ref(first, block=True)]}}
+    )
+    await wait_for(lambda: _gone(raw, f"{path}/late"), message="dependent of a deleted owner collected")
+    second = await raw.ok("POST", path, {"metadata": {"name": "owner"}})
+    assert second["metadata"]["uid"] != first["metadata"]["uid"]
+    await raw.ok("POST", path, {"metadata": {"name": "stale", "ownerReferences": [owner_ref(first)]}})
+    await raw.ok("POST", path, {"metadata": {"name": "current", "ownerReferences": [owner_ref(second)]}})
+    await wait_for(
+        lambda: _gone(raw, f"{path}/stale"), message="dependent of an earlier incarnation collected"
+    )
+    assert await _exists(raw, f"{path}/current") and await _exists(raw, f"{path}/owner")
+
+
 async def test_delete_precondition_uid(raw: Any, namespace: str) -> None:
     path = CM.format(ns=namespace)
     await raw.ok("POST", path, {"metadata": {"name": "c"}})

@@ -118,11 +118,11 @@ class Controllers:
                 self._schedule_orphan_check(node)
         refs = md.get("ownerReferences")
         if refs:
-            for ref in refs:
-                owner = self.store.by_uid(ref.get("uid", ""))
-                if owner is None or _is_deleting_with(owner[1], FOREGROUND_FINALIZER):
-                    self._enqueue("attempt", uid)
-                    break
+            # Also for an object created (or given a reference) after its owner was deleted: kube's GC
+            # deletes such a dependent as it does one whose owner goes later.
+            ns = md.get("namespace", "")
+            if any(self._owner_state(ns, ref) != "solid" for ref in refs):
+                self._enqueue("attempt", uid)
 
     def _schedule_orphan_check(self, node: str) -> None:
         if node in self._orphan_checks:
@@ -179,11 +179,21 @@ class Controllers:
             self._orphaned_pods(key)
 
     def _owner_state(self, dep_ns: str, ref: JSON) -> str:
+        """``classifyReferences``: solid, waiting (deleting its dependents in the foreground) or dangling.
+
+        kube's GC looks the owner up by the reference's kind, namespace and name and compares UIDs, so a
+        UID held by an object of another name or kind is as dangling as an absent one.
+        """
         found = self.store.by_uid(ref.get("uid", ""))
         if found is None:
             return "dangling"
         rtype, owner = found
-        if rtype.namespaced and owner["metadata"].get("namespace") != dep_ns:
+        omd = owner["metadata"]
+        if omd["name"] != ref.get("name") or rtype.kind != ref.get("kind"):
+            return "dangling"
+        if rtype.group != str(ref.get("apiVersion", "")).rpartition("/")[0]:
+            return "dangling"
+        if rtype.namespaced and omd.get("namespace") != dep_ns:
             return "dangling"
         if _is_deleting_with(owner, FOREGROUND_FINALIZER):
             return "waiting"
