@@ -13,11 +13,20 @@ from grove.api import labels
 from grove.api.podclique import PodClique
 from grove.controllers.models import ParsedCache, parse_podclique
 from grove.controllers.pcsview import PcsView, PcsViews
+from grove.controllers.resources import PODCLIQUESCALINGGROUPS, PODCLIQUESETS
 from grove.runtime.cache import index_by_label, unwrap_tombstone
 from grove.runtime.client import Client
 from grove.runtime.events import EventRecorder
 from grove.runtime.informer import FuncHandler, Informer
-from grove.runtime.meta import Obj, labels_of, namespace_of, owner_reference
+from grove.runtime.meta import (
+    Obj,
+    controller_owner,
+    labels_of,
+    metadata,
+    namespace_of,
+    owner_reference,
+    uid_of,
+)
 from grove.runtime.resources import Resource
 
 __all__ = [
@@ -27,6 +36,7 @@ __all__ = [
     "PODGANG_INDEX",
     "Caches",
     "Context",
+    "controller_gone",
     "controller_ref",
     "gather_limited",
     "owner_pcs",
@@ -105,10 +115,38 @@ def controller_ref(resource: Resource, owner: Obj) -> Obj:
     return owner_reference({**owner, "apiVersion": resource.api_version, "kind": resource.kind})
 
 
+def controller_gone(ctx: Context, obj: Obj) -> bool:
+    """Whether the cache shows that ``obj``'s controller (a PodCliqueSet or scaling group) is being deleted or
+    was deleted: it has a deletionTimestamp, or the cached object of its name has another UID (names are
+    unique, so the incarnation ``obj`` was made for is gone). A controller the cache has not seen at all is
+    not taken as gone: informers of different kinds lag independently, so a new owner may not be there yet.
+    """
+    ref = controller_owner(obj)
+    if ref is None:
+        return False
+    informer = {PODCLIQUESETS.kind: ctx.caches.pcs, PODCLIQUESCALINGGROUPS.kind: ctx.caches.pcsg}.get(
+        str(ref.get("kind"))
+    )
+    if informer is None:
+        return False
+    owner = informer.store.get_by_name(namespace_of(obj), str(ref.get("name")))
+    if owner is None:
+        return False
+    return uid_of(owner) != ref.get("uid") or bool(metadata(owner).get("deletionTimestamp"))
+
+
 def owner_pcs(ctx: Context, obj: Obj) -> Obj | None:
-    """The PodCliqueSet a managed object belongs to (label part-of, same namespace), from the cache."""
+    """The PodCliqueSet a managed object belongs to (label part-of, same namespace), from the cache.
+
+    None also when that PodCliqueSet or ``obj``'s controller is being deleted or gone
+    (:func:`controller_gone`): children created then would belong to an owner that no longer exists, left
+    for the garbage collector to remove.
+    """
     name = labels_of(obj).get(labels.PART_OF)
-    return ctx.caches.pcs.store.get_by_name(namespace_of(obj), name) if name else None
+    pcs = ctx.caches.pcs.store.get_by_name(namespace_of(obj), name) if name else None
+    if pcs is None or metadata(pcs).get("deletionTimestamp") or controller_gone(ctx, obj):
+        return None
+    return pcs
 
 
 T = TypeVar("T")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from grove.api import labels
 from grove.controllers.resources import (
     HORIZONTAL_POD_AUTOSCALERS,
@@ -18,6 +20,8 @@ from grove.controllers.resources import (
 )
 from grove.runtime.resources import NODES
 from grove_expect import expected, load_sample, observe, wait_converged
+
+HOLD = "grove.test/hold"
 
 
 async def test_scale_pclq_then_pcs(operator: Any, namespace: str, client: Any) -> None:
@@ -140,6 +144,49 @@ async def test_delete_removes_everything(operator: Any, namespace: str, client: 
     selector = f"{labels.PART_OF}={pcs}"
     for resource in (SERVICE_ACCOUNTS, ROLES, ROLE_BINDINGS, SECRETS):
         assert not (await client.list(resource, namespace, label_selector=selector)).items, resource
+
+
+async def test_nothing_is_created_for_a_podcliqueset_being_deleted(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    # Children created for an owner on its way out would only be left for the garbage collector.
+    if not operator.in_process:
+        pytest.skip("reads the in-process operator's cache")
+    manifest = load_sample("single-node-aggregated.yaml", namespace)
+    pcs = manifest["metadata"]["name"]
+    pclq = f"{pcs}-0-model-worker"
+    await client.create(PODCLIQUESETS, manifest)
+    got = await wait_converged(client, namespace, expected(manifest))
+    pods = {p["metadata"]["name"] for p in got.pods if p["metadata"]["labels"][labels.PODCLIQUE] == pclq}
+    await client.patch(PODCLIQUESETS, pcs, {"metadata": {"finalizers": [HOLD]}}, namespace)
+    try:
+        # Held by the test's finalizer, the PodCliqueSet stays terminating; with background propagation the
+        # garbage collector leaves its children alone until it is gone.
+        await client.delete(PODCLIQUESETS, pcs, namespace)
+
+        def cached_terminating() -> bool:
+            informer = operator.threaded.handle.manager.informer(PODCLIQUESETS, namespace=namespace)
+            cached = informer.store.get_by_name(namespace, pcs)
+            return cached is not None and bool(cached["metadata"].get("deletionTimestamp"))
+
+        await wait_for(
+            lambda: operator.threaded.call(cached_terminating), message="the operator saw the delete"
+        )
+        await client.scale(PODCLIQUES, pclq, 4, namespace)
+        generation = (await client.get(PODCLIQUES, pclq, namespace))["metadata"]["generation"]
+
+        async def reconciled() -> bool:
+            status = (await client.get(PODCLIQUES, pclq, namespace)).get("status") or {}
+            return bool(status.get("observedGeneration") == generation)
+
+        await wait_for(reconciled, message="the PodClique controller saw the scale-out")
+        selector = f"{labels.PODCLIQUE}={pclq}"
+        after = {
+            p["metadata"]["name"] for p in (await client.list(PODS, namespace, label_selector=selector)).items
+        }
+        assert after == pods, "no pods for a PodClique whose PodCliqueSet is being deleted"
+    finally:
+        await client.patch(PODCLIQUESETS, pcs, {"metadata": {"finalizers": None}}, namespace)
 
 
 async def test_autoscaling_configs_get_hpas_per_replica(operator: Any, namespace: str, client: Any) -> None:
