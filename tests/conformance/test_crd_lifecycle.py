@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import json
 import uuid
 from typing import Any
 
@@ -33,8 +35,11 @@ def gizmo_crd(group: str) -> dict[str, Any]:
 async def test_crd_lifecycle(raw: Any, wait_for: Any) -> None:
     group = f"g{uuid.uuid4().hex[:8]}.example.com"
     crd = await raw.ok("POST", CRD_PATH, gizmo_crd(group))
-    conditions = {c["type"]: c["status"] for c in crd["status"]["conditions"]}
-    assert conditions.get("Established") == "True" or await _established(raw, group, wait_for)
+    # Controllers accept the names and establish the CRD after the create returns.
+    assert not crd["status"].get("conditions")
+    assert crd["status"]["storedVersions"] == ["v1"]
+    await _established(raw, group, wait_for)
+    crd = await raw.ok("GET", f"{CRD_PATH}/gizmos.{group}")
     assert crd["status"]["acceptedNames"]["listKind"] == "GizmoList"
 
     group_doc = await raw.ok("GET", f"/apis/{group}")
@@ -73,14 +78,50 @@ async def test_crd_lifecycle(raw: Any, wait_for: Any) -> None:
     assert status == 404
 
 
-async def _established(raw: Any, group: str, wait_for: Any) -> bool:
-    async def check() -> bool:
-        crd = await raw.ok("GET", f"{CRD_PATH}/gizmos.{group}")
-        return any(
-            c["type"] == "Established" and c["status"] == "True" for c in crd["status"].get("conditions", [])
-        )
+def _is_established(crd: dict[str, Any]) -> bool:
+    return any(
+        c["type"] == "Established" and c["status"] == "True" for c in crd["status"].get("conditions") or []
+    )
 
-    return bool(await wait_for(check, message="CRD established"))
+
+async def _established(raw: Any, group: str, wait_for: Any) -> None:
+    async def check() -> bool:
+        return _is_established(await raw.ok("GET", f"{CRD_PATH}/gizmos.{group}"))
+
+    await wait_for(check, timeout=30, message="CRD established")
+
+
+async def test_crd_conditions_arrive_in_status_updates_with_watch_events(raw: Any) -> None:
+    group = f"g{uuid.uuid4().hex[:8]}.example.com"
+    name = f"gizmos.{group}"
+    crd = await raw.ok("POST", CRD_PATH, gizmo_crd(group))
+    try:
+        assert not crd["status"].get("conditions")
+        query = {
+            "fieldSelector": f"metadata.name={name}",
+            "resourceVersion": crd["metadata"]["resourceVersion"],
+            "timeoutSeconds": "30",
+        }
+        resp = await raw.open_watch(CRD_PATH, query)
+        seen: list[dict[str, Any]] = []
+        try:
+            async with asyncio.timeout(30):
+                while not seen or not _is_established(seen[-1]["object"]):
+                    line = await resp.content.readline()
+                    assert line, f"watch ended before Established: {seen}"
+                    seen.append(json.loads(line))
+        finally:
+            resp.close()
+        assert all(ev["type"] == "MODIFIED" for ev in seen), [ev["type"] for ev in seen]
+        final = seen[-1]["object"]["status"]
+        conditions = {c["type"]: c for c in final["conditions"]}
+        assert conditions["NamesAccepted"]["status"] == "True"
+        assert conditions["NamesAccepted"]["reason"] == "NoConflicts"
+        assert conditions["Established"]["reason"] == "InitialNamesAccepted"
+        assert final["acceptedNames"]["kind"] == "Gizmo" and final["acceptedNames"]["plural"] == "gizmos"
+        assert seen[-1]["object"]["metadata"]["generation"] == 1, "status writes leave the generation"
+    finally:
+        await raw.ok("DELETE", f"{CRD_PATH}/{name}")
 
 
 async def test_invalid_crd_is_rejected(raw: Any) -> None:

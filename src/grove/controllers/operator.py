@@ -21,6 +21,7 @@ import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import structlog
 
@@ -205,19 +206,30 @@ def build_operator(client: Client, options: OperatorOptions | None = None) -> Ma
     return mgr
 
 
-async def install_crds(client: Client) -> None:
-    """Server-side applies Grove's CRDs (idempotent) and waits until they are established."""
+async def install_crds(client: Client, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a polling deadline
+    """Server-side applies Grove's CRDs (idempotent) and waits until they are established: the API server
+    answers a CRD's create before its controllers set Established, so the apply alone is not enough.
+    Raises RuntimeError naming the CRDs still not established after ``timeout`` seconds."""
+    pending = []
     for crd in crd_manifests():
         await client.apply(CUSTOM_RESOURCE_DEFINITIONS, crd, field_manager=FIELD_MANAGER, force=True)
-    for crd in crd_manifests():
-        name = crd["metadata"]["name"]
-        async with asyncio.timeout(30):
-            while True:
-                got = await client.get(CUSTOM_RESOURCE_DEFINITIONS, name)
-                conditions = (got.get("status") or {}).get("conditions") or []
-                if any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions):
-                    break
-                await asyncio.sleep(0.1)
+        pending.append(crd["metadata"]["name"])
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        pending = [n for n in pending if not _established(await client.get(CUSTOM_RESOURCE_DEFINITIONS, n))]
+        if not pending:
+            return
+        if loop.time() >= deadline:
+            raise RuntimeError(
+                f"CustomResourceDefinitions not established after {timeout:g}s: {', '.join(pending)}"
+            )
+        await asyncio.sleep(0.1)
+
+
+def _established(crd: Mapping[str, Any]) -> bool:
+    conditions = (crd.get("status") or {}).get("conditions") or ()
+    return any(c.get("type") == "Established" and c.get("status") == "True" for c in conditions)
 
 
 class OperatorHandle:

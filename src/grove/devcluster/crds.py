@@ -1,8 +1,13 @@
 """CustomResourceDefinitions: their own rules, and serving the resources they define.
 
-A CRD is served as soon as its create returns (kube-apiserver establishes it a moment later; here the
-Established condition is set in the same write). Every served version becomes a :class:`ResourceType`;
-objects are stored in the storage version and converted with the ``None`` strategy (apiVersion only).
+As in kube-apiserver, a CRD's create answers with an empty status (``conditions: null``, no accepted
+names, the storage version stored); the naming and establishing controllers (:func:`accept_names`,
+:func:`establish`, run by :class:`grove.devcluster.gc.Controllers`) then set NamesAccepted and Established
+in two status writes a moment later, each with its watch event. Clients wait for Established (``kubectl
+wait --for condition=established``). The resources are served as soon as the create returns (kube-apiserver:
+once NamesAccepted is set, within milliseconds), so in-process components may create custom resources
+right after their CRD. Every served version becomes a :class:`ResourceType`; objects are stored in the
+storage version and converted with the ``None`` strategy (apiVersion only).
 """
 
 from __future__ import annotations
@@ -41,14 +46,82 @@ def version_priority(version: str) -> tuple[int, int, int, str]:
     return (stage, -major, -minor, version)
 
 
-def _now_condition(ctype: str, reason: str, message: str) -> JSON:
+def _now_condition(ctype: str, reason: str, message: str, status: str = "True") -> JSON:
     return {
         "type": ctype,
-        "status": "True",
+        "status": status,
         "lastTransitionTime": meta.now_rfc3339(),
         "reason": reason,
         "message": message,
     }
+
+
+def _set_condition(conditions: list[JSON], new: JSON) -> list[JSON]:
+    """``SetCRDCondition``: replace the condition of ``new``'s type (keeping its lastTransitionTime when the
+    status is unchanged) or append it."""
+    out: list[JSON] = []
+    found = False
+    for c in conditions:
+        if c.get("type") == new["type"]:
+            found = True
+            if c.get("status") == new["status"]:
+                new = {**new, "lastTransitionTime": c.get("lastTransitionTime")}
+            out.append(new)
+        else:
+            out.append(c)
+    return out if found else [*out, new]
+
+
+def _condition_true(status: JSON, ctype: str) -> bool:
+    return any(c.get("type") == ctype and c.get("status") == "True" for c in status.get("conditions") or ())
+
+
+def _same_conditions(a: list[JSON], b: list[JSON]) -> bool:
+    def key(c: JSON) -> tuple[Any, ...]:
+        return (c.get("type"), c.get("status"), c.get("reason"), c.get("message"))
+
+    return [key(c) for c in a] == [key(c) for c in b]
+
+
+def accept_names(crd: JSON) -> JSON | None:
+    """The naming controller's status for ``crd`` (``NamingConditionController``), or None when it has
+    nothing to change: the requested names accepted (no conflicts are modelled), NamesAccepted True, and
+    Established False ``Installing`` until the establishing controller sets it."""
+    status: JSON = crd.get("status") or {}
+    names = _names_with_defaults((crd.get("spec") or {}).get("names") or {})
+    old = list(status.get("conditions") or [])
+    conditions = _set_condition(old, _now_condition("NamesAccepted", "NoConflicts", "no conflicts found"))
+    if not _condition_true(status, "Established"):
+        conditions = _set_condition(
+            conditions,
+            _now_condition("Established", "Installing", "the initial names have been accepted", "False"),
+        )
+    if status.get("acceptedNames") == names and _same_conditions(old, conditions):
+        return None
+    return {**status, "conditions": conditions, "acceptedNames": names}
+
+
+def establish(crd: JSON) -> JSON | None:
+    """The establishing controller's status for ``crd`` (Established True once its names are accepted), or
+    None when it has nothing to change."""
+    status: JSON = crd.get("status") or {}
+    if not _condition_true(status, "NamesAccepted") or _condition_true(status, "Established"):
+        return None
+    established = _now_condition(
+        "Established", "InitialNamesAccepted", "the initial names have been accepted"
+    )
+    return {**status, "conditions": _set_condition(list(status.get("conditions") or []), established)}
+
+
+def _stored_versions(spec: JSON, status: JSON) -> list[str]:
+    """``storedVersions`` with the storage version added (PrepareForCreate/PrepareForUpdate)."""
+    stored = list(status.get("storedVersions") or [])
+    for v in spec.get("versions") or []:
+        if isinstance(v, dict) and v.get("storage"):
+            if v.get("name") not in stored:
+                stored.append(v["name"])
+            break
+    return stored
 
 
 def _names_with_defaults(names: JSON) -> JSON:
@@ -72,28 +145,6 @@ class CRDStrategy(Strategy):
         spec.setdefault("conversion", {"strategy": "None"})
         obj["spec"] = spec
 
-    def _status(self, obj: JSON, old_status: JSON | None) -> None:
-        spec = obj.get("spec") or {}
-        names = _names_with_defaults(spec.get("names") or {})
-        old_status = old_status or {}
-        conditions = {c.get("type"): c for c in old_status.get("conditions") or [] if isinstance(c, dict)}
-        if "NamesAccepted" not in conditions:
-            conditions["NamesAccepted"] = _now_condition("NamesAccepted", "NoConflicts", "no conflicts found")
-        if "Established" not in conditions:
-            conditions["Established"] = _now_condition(
-                "Established", "InitialNamesAccepted", "the initial names have been accepted"
-            )
-        stored = list(old_status.get("storedVersions") or [])
-        for v in spec.get("versions") or []:
-            if isinstance(v, dict) and v.get("storage") and v.get("name") not in stored:
-                stored.append(v["name"])
-        obj["status"] = {
-            **old_status,
-            "conditions": list(conditions.values()),
-            "acceptedNames": names,
-            "storedVersions": stored,
-        }
-
     def defer_delete(self, rtype: ResourceType, obj: JSON) -> bool:
         md = obj["metadata"]
         if md.get("deletionTimestamp"):
@@ -114,11 +165,19 @@ class CRDStrategy(Strategy):
 
     def prepare_create(self, rtype: ResourceType, obj: JSON) -> None:
         self._defaults(obj)
-        self._status(obj, None)
+        # PrepareForCreate resets the status (conditions null, names not yet accepted) but for the storage
+        # version; the naming and establishing controllers fill it in after the create returns.
+        obj["status"] = {
+            "conditions": None,
+            "acceptedNames": {"plural": "", "kind": ""},
+            "storedVersions": _stored_versions(obj.get("spec") or {}, {}),
+        }
 
     def prepare_update(self, rtype: ResourceType, new: JSON, old: JSON) -> None:
         self._defaults(new)
-        self._status(new, old.get("status"))
+        status: JSON = dict(old.get("status") or {})
+        status["storedVersions"] = _stored_versions(new.get("spec") or {}, status)
+        new["status"] = status
 
     def validate_create(self, rtype: ResourceType, obj: JSON) -> list[Cause]:
         causes: list[Cause] = []

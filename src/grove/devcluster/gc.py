@@ -6,6 +6,8 @@
   ``Foreground`` (``foregroundDeletion`` finalizer), removing that finalizer once no dependent with
   ``blockOwnerDeletion`` remains.
 * Namespace controller: empties a terminating namespace, then finalizes and removes it.
+* CRD naming and establishing controllers (kube-apiserver's): after a CRD's create (or a change of its
+  names) they accept its names (NamesAccepted) and then establish it (Established), in two status writes.
 * CRD finalizer: deletes every custom resource of a CRD being deleted, then lets it go.
 * Service account controller: a ``default`` ServiceAccount in every namespace.
 * Pod GC (orphans): pods bound to a node that does not exist for ``pod_gc_quarantine`` seconds (40 in
@@ -25,7 +27,7 @@ from typing import Any
 import structlog
 
 from grove.devcluster import meta
-from grove.devcluster.crds import CLEANUP_FINALIZER
+from grove.devcluster.crds import CLEANUP_FINALIZER, accept_names, establish
 from grove.devcluster.errors import ApiError
 from grove.devcluster.resources import ResourceType
 from grove.devcluster.store import FOREGROUND_FINALIZER, ORPHAN_FINALIZER, Store
@@ -112,6 +114,8 @@ class Controllers:
                 self._enqueue("crd", md["name"])
         elif ev.type == ADDED and rtype.kind == "Namespace" and rtype.group == "":
             self._enqueue("sa", md["name"])
+        if rtype.kind == "CustomResourceDefinition" and rtype.group == "apiextensions.k8s.io":
+            self._enqueue("crd-status", md["name"])
         if rtype.group == "" and rtype.kind == "Pod":
             node = (obj.get("spec") or {}).get("nodeName")
             if node and self.store.by_key("nodes", node) is None:
@@ -173,6 +177,8 @@ class Controllers:
             self._namespace(key)
         elif kind == "crd":
             self._crd(key)
+        elif kind == "crd-status":
+            self._crd_status(key)
         elif kind == "sa":
             self._service_account(key)
         elif kind == "podgc":
@@ -341,6 +347,22 @@ class Controllers:
         stored = self.store.by_uid(crd["metadata"]["uid"])
         if stored is not None:
             self._remove_finalizer(stored[0], stored[1], CLEANUP_FINALIZER)
+
+    def _crd_status(self, name: str) -> None:
+        """One step of the naming controller, else of the establishing controller: each write's event
+        brings the CRD back here, so the two conditions arrive in separate writes, as in kube-apiserver."""
+        found = self.store.by_key("customresourcedefinitions", name)
+        if found is None:
+            return
+        status = accept_names(found)
+        if status is None:
+            status = establish(found)
+        if status is None:
+            return
+        new = dict(found)
+        new["metadata"] = dict(found["metadata"])
+        new["status"] = status
+        self.store.write_system("customresourcedefinitions", new)
 
     def _orphaned_pods(self, node: str) -> None:
         self._orphan_checks.discard(node)
