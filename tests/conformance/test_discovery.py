@@ -79,7 +79,44 @@ async def test_openapi_v3_index_and_crd_schema(raw: Any, widgets_crd: str) -> No
     assert widget["properties"]["spec"]["properties"]["size"]["enum"] == ["small", "large"]
 
 
-async def test_unknown_path_is_404_status(raw: Any) -> None:
-    status, body, _ = await raw.request("GET", "/apis/nope.example.com/v1/things")
-    assert status == 404
-    assert body["kind"] == "Status" and body["reason"] == "NotFound"
+async def test_paths_nothing_serves_are_plain_text_404(raw: Any, widgets_crd: str) -> None:
+    # No handler claims an unknown group, an unknown resource of a group only CRDs define, or a non-API
+    # path: kube-apiserver's NotFoundHandler answers them with Go's http.NotFound, not a Status.
+    for path in (
+        "/apis/nope.example.com/v1/things",
+        "/apis/nope.example.com",
+        "/apis/example.com/v1/nopes",
+        "/apis/example.com/v9",
+        "/nope",
+    ):
+        status, body, headers = await raw.request("GET", path)
+        assert (status, body) == (404, "404 page not found\n"), path
+        assert headers["Content-Type"] == "text/plain; charset=utf-8", path
+
+
+async def test_unknown_resource_of_a_built_in_group_version_is_a_404_status(raw: Any) -> None:
+    for path in ("/api/v1/nopes", "/apis/coordination.k8s.io/v1/nopes", "/api/v1/namespaces/default/nopes"):
+        status, body, _ = await raw.request("GET", path)
+        assert status == 404, path
+        assert body["kind"] == "Status" and body["reason"] == "NotFound", path
+        assert body["message"] == "the server could not find the requested resource", path
+
+
+async def test_unknown_subresource_of_a_custom_resource_is_not_found(
+    raw: Any, namespace: str, widgets_crd: str
+) -> None:
+    path = f"/apis/example.com/v1/namespaces/{namespace}/widgets"
+    await raw.ok(
+        "POST",
+        path,
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w"},
+            "spec": {"size": "small"},
+        },
+    )
+    status, body, _ = await raw.request("GET", f"{path}/w/nope")
+    assert status == 404 and body["reason"] == "NotFound"
+    assert body["message"] == 'widgets.example.com "w" not found'
+    assert body["details"] == {"name": "w", "group": "example.com", "kind": "widgets"}

@@ -92,7 +92,21 @@ def _error_response(err: ApiError) -> web.Response:
 
 
 def _not_found_path() -> ApiError:
+    """go-restful's 404 for a path under a web service it serves but no route of it matches."""
     return ApiError(404, "NotFound", "the server could not find the requested resource", details={})
+
+
+class _PageNotFound(Exception):
+    """A path no API handler claims: kube-apiserver's NotFoundHandler answers it with Go's ``http.NotFound``
+    (plain text, not a Status)."""
+
+
+def _page_not_found() -> web.Response:
+    return web.Response(
+        status=404,
+        body=b"404 page not found\n",
+        headers={"Content-Type": "text/plain; charset=utf-8", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 class _Request:
@@ -126,6 +140,7 @@ class ApiServer:
         self.bookmark_interval = bookmark_interval
         self.min_request_timeout = min_request_timeout
         self.openapi = OpenAPICache(self.registry)
+        self._builtin_groups = frozenset(t.group for t in self.registry.all() if t.crd_name is None)
         self.server_address = ""
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
@@ -183,6 +198,8 @@ class ApiServer:
             return self._non_resource(request, path)
         except ApiError as e:
             return _error_response(e)
+        except _PageNotFound:
+            return _page_not_found()
         except (ValueError, yaml.YAMLError, orjson.JSONDecodeError) as e:
             return _error_response(errors.bad_request(f"error decoding request: {e}"))
         except Exception as e:  # an emulator bug must still answer like an apiserver would
@@ -214,7 +231,7 @@ class ApiServer:
         if stripped.startswith("/apis/") and stripped.count("/") == 2:
             group = discovery.api_group(self.registry, stripped.split("/")[2])
             if group is None:
-                raise _not_found_path()
+                raise _PageNotFound()
             return _json_response(group)
         if stripped == "/openapi/v3":
             return _raw_json(self.openapi.index())
@@ -226,16 +243,21 @@ class ApiServer:
         if stripped == "/":
             paths = ["/api", "/api/v1", "/apis", "/healthz", "/livez", "/openapi/v3", "/readyz", "/version"]
             return _json_response({"paths": paths})
-        raise _not_found_path()
+        raise _PageNotFound()
+
+    def _unknown_path(self, group: str) -> Exception:
+        """The 404 of an API path nothing serves, as kube-apiserver's handler chain answers it: a Status where
+        its go-restful container claims the path (all of ``/api``, and ``/apis/<group>`` of its built-in
+        groups), else plain text from its NotFoundHandler (unknown groups; versions and resources of groups
+        only CRDs define, which apiextensions-apiserver passes on)."""
+        if group == "" or group in self._builtin_groups:
+            return _not_found_path()
+        return _PageNotFound()
 
     def _parse(self, path: str) -> tuple[str, str, list[str]]:
         parts = [unquote(p) for p in path.strip("/").split("/")]
-        if len(parts) < 2:
-            raise _not_found_path()
         if parts[0] == "api":
             return "", parts[1], parts[2:]
-        if len(parts) < 3:
-            raise _not_found_path()
         return parts[1], parts[2], parts[3:]
 
     async def _resource_or_discovery(self, request: web.Request, path: str) -> web.StreamResponse:
@@ -243,7 +265,7 @@ class ApiServer:
         if not rest:
             doc = discovery.api_resource_list(self.registry, group, version)
             if doc is None:
-                raise _not_found_path()
+                raise self._unknown_path(group)
             return _json_response(doc)
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
@@ -253,12 +275,13 @@ class ApiServer:
                 rest = rest[2:]
         rtype = self.registry.get(group, version, rest[0])
         if rtype is None or len(rest) > 3:
-            raise _not_found_path()
+            raise self._unknown_path(group)
         name = rest[1] if len(rest) >= 2 else None
         sub = rest[2] if len(rest) == 3 else None
         if sub is not None and sub not in {s for s, _k, _v in rtype.subresources()}:
-            raise _not_found_path()
-        if rtype.namespaced is False and namespace is not None:
+            if rtype.crd_name is not None and name is not None:
+                # apiextensions-apiserver answers an unknown subresource of a custom resource as NotFound.
+                raise errors.not_found(rtype.plural, rtype.group, name)
             raise _not_found_path()
         req = _Request(rtype, namespace, name, sub)
         q = request.query
