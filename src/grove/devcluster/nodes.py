@@ -187,8 +187,8 @@ _HEALTHY = (
 )
 
 
-class _Node:
-    """What the fleet remembers about one of its nodes."""
+class FleetNode:
+    """What a :class:`NodeFleet` remembers about one of its nodes."""
 
     __slots__ = ("deleted", "index", "name", "since", "state", "uid")
 
@@ -234,10 +234,10 @@ class NodeFleet:
         self.status_report_interval = status_report_interval
         self.kubelet_version = KUBE_VERSION["gitVersion"]
         width = max(3, len(str(count - 1)))
-        self._nodes: dict[str, _Node] = {}
+        self._nodes: dict[str, FleetNode] = {}
         for i in range(count):
             name = f"{self.shape.name_prefix}{i:0{width}d}"
-            self._nodes[name] = _Node(i, name)
+            self._nodes[name] = FleetNode(i, name)
         self._listeners: list[NodeListener] = []
 
     # ----------------------------------------------------------------- queries
@@ -269,7 +269,7 @@ class NodeFleet:
         self._listeners.append(listener)
         return lambda: self._listeners.remove(listener) if listener in self._listeners else None
 
-    def _node(self, name: str) -> _Node:
+    def _node(self, name: str) -> FleetNode:
         node = self._nodes.get(name)
         if node is None:
             raise KeyError(f"{name!r} is not a fake node of this cluster")
@@ -277,7 +277,7 @@ class NodeFleet:
 
     # ----------------------------------------------------------------- objects
 
-    def _labels(self, node: _Node) -> dict[str, str]:
+    def _labels(self, node: FleetNode) -> dict[str, str]:
         labels = {
             "beta.kubernetes.io/arch": "amd64",
             "beta.kubernetes.io/os": "linux",
@@ -291,7 +291,7 @@ class NodeFleet:
         labels.update(self.shape.labels)
         return labels
 
-    def _conditions(self, node: _Node, now: str) -> list[JSON]:
+    def _conditions(self, node: FleetNode, now: str) -> list[JSON]:
         if node.state == READY:
             return [_condition(t, s, r, m, now, node.since) for t, s, r, m in _HEALTHY]
         if node.state == NOT_READY:
@@ -307,7 +307,7 @@ class NodeFleet:
             for t, _, _, _ in _HEALTHY
         ]
 
-    def _status(self, node: _Node, now: str) -> JSON:
+    def _status(self, node: FleetNode, now: str) -> JSON:
         alloc = self.shape.allocatable()
         return {
             "capacity": dict(alloc),
@@ -472,7 +472,7 @@ class FakeNodes(NodeFleet):
         ]
         log.info("nodes.registered", count=len(self._nodes), shape=self.shape.allocatable())
 
-    def _take_over(self, node: _Node, obj: JSON) -> JSON:
+    def _take_over(self, node: FleetNode, obj: JSON) -> JSON:
         """A node of that name exists (the component restarted): post our labels, taints and status."""
         store = self.store
         updated = store.update(
@@ -499,7 +499,7 @@ class FakeNodes(NodeFleet):
             except Exception:
                 log.exception("nodes.heartbeat_failed")
 
-    def _renew(self, node: _Node, now: float) -> None:
+    def _renew(self, node: FleetNode, now: float) -> None:
         self.store.patch(
             "leases.coordination.k8s.io",
             node.name,
@@ -520,7 +520,7 @@ class FakeNodes(NodeFleet):
                     else:
                         log.warning("nodes.lease_renew_failed", node=node.name, code=e.code)
 
-    def _lease_missing(self, node: _Node, now: float) -> None:
+    def _lease_missing(self, node: FleetNode, now: float) -> None:
         """The lease is gone: recreate it, unless the Node itself was deleted (a kubelet then only logs
         errors until restarted; its pods are left to pod garbage collection)."""
         try:
@@ -533,7 +533,7 @@ class FakeNodes(NodeFleet):
             "leases.coordination.k8s.io", self.lease(node.name, now), LEASE_NAMESPACE, field_manager="kubelet"
         )
 
-    def _post_status(self, node: _Node) -> None:
+    def _post_status(self, node: FleetNode) -> None:
         stamp = meta.rfc3339(self.store.clock())
         self.store.patch(
             "nodes",
