@@ -118,6 +118,20 @@ async def raw(api_client: k8s.ApiClient) -> AsyncIterator[Raw]:
     yield Raw(api_client)
 
 
+@pytest_asyncio.fixture
+async def namespace(namespace: str, raw: Raw, wait_for: Any) -> str:
+    """The root conftest's fresh namespace, once kube-controller-manager's root CA publisher has created its
+    ``kube-root-ca.crt`` ConfigMap (shortly after the namespace), so a test listing and watching the
+    namespace's ConfigMaps sees only its own writes."""
+
+    async def published() -> bool:
+        status, _, _ = await raw.request("GET", f"/api/v1/namespaces/{namespace}/configmaps/kube-root-ca.crt")
+        return bool(status == 200)
+
+    await wait_for(published, timeout=30, message=f"kube-root-ca.crt in {namespace}")
+    return namespace
+
+
 @pytest.fixture(scope="session")
 def widgets_crd(kubectl_session: Any) -> str:
     """The test CRD ``widgets.example.com`` (status + scale subresources), applied server-side once."""

@@ -30,6 +30,7 @@ from grove.devcluster.crds import serve_crds
 from grove.devcluster.faults import Faults
 from grove.devcluster.gc import Controllers
 from grove.devcluster.resources import Registry
+from grove.devcluster.rootca import generate_ca_pem
 from grove.devcluster.server import ApiServer
 from grove.devcluster.simulation import Simulation, SimulationOptions
 from grove.devcluster.store import Store
@@ -119,7 +120,8 @@ class DevCluster:
         """Start the API server and controllers, write the kubeconfig, then start components."""
         ssl_context = self._tls_context() if self.tls else None
         self.port = await self.server.start(self.host, self.port, ssl_context)
-        self.controllers.start()
+        # With TLS the self-signed serving certificate is the CA that verifies this API server.
+        self.controllers.start(self._ca_data.decode() if self._ca_data is not None else generate_ca_pem())
         self._write_kubeconfig()
         self.running = True
         log.info("devcluster.started", url=self.url, kubeconfig=self.kubeconfig_path)

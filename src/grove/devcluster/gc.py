@@ -10,6 +10,7 @@
   names) they accept its names (NamesAccepted) and then establish it (Established), in two status writes.
 * CRD finalizer: deletes every custom resource of a CRD being deleted, then lets it go.
 * Service account controller: a ``default`` ServiceAccount in every namespace.
+* Root CA publisher: a ``kube-root-ca.crt`` ConfigMap in every namespace (:mod:`grove.devcluster.rootca`).
 * Pod GC (orphans): pods bound to a node that does not exist for ``pod_gc_quarantine`` seconds (40 in
   kube-controller-manager) get phase Failed with a ``DisruptionTarget`` condition and are force-deleted.
 
@@ -26,7 +27,7 @@ from typing import Any
 
 import structlog
 
-from grove.devcluster import meta
+from grove.devcluster import meta, rootca
 from grove.devcluster.crds import CLEANUP_FINALIZER, accept_names, establish
 from grove.devcluster.errors import ApiError
 from grove.devcluster.resources import ResourceType
@@ -44,7 +45,7 @@ def _is_deleting_with(obj: JSON, finalizer: str) -> bool:
 
 
 class Controllers:
-    """GC, namespace, CRD-cleanup and service-account controllers over one store."""
+    """GC, namespace, CRD, service-account and root CA controllers over one store."""
 
     def __init__(self, store: Store, *, pod_gc_quarantine: float = 40.0) -> None:
         self.store = store
@@ -56,12 +57,16 @@ class Controllers:
         self._task: asyncio.Task[None] | None = None
         self._unsubscribe = store.subscribe(self._on_event)
         self._terminating_namespaces: set[str] = set()
+        self._root_ca: str | None = None
 
-    def start(self) -> None:
-        """Start processing (on the running loop)."""
+    def start(self, root_ca: str) -> None:
+        """Start processing (on the running loop); ``root_ca`` is the PEM every namespace's
+        ``kube-root-ca.crt`` publishes."""
+        self._root_ca = root_ca
         self._task = asyncio.get_running_loop().create_task(self._run(), name="devcluster-controllers")
         for ns in self.store.storage_objects("namespaces"):
             self._enqueue("sa", ns["metadata"]["name"])
+            self._enqueue("rootca", ns["metadata"]["name"])
 
     async def stop(self) -> None:
         """Stop processing."""
@@ -100,6 +105,8 @@ class Controllers:
                 self._enqueue("crd", rtype.crd_name)
             if rtype.group == "" and rtype.kind == "Node":
                 self._schedule_orphan_check(md["name"])
+            if md["name"] == rootca.CONFIGMAP and rtype.kind == "ConfigMap" and rtype.group == "":
+                self._enqueue("rootca", md["namespace"])
             return
         if md.get("deletionTimestamp"):
             fins = md.get("finalizers") or ()
@@ -112,8 +119,12 @@ class Controllers:
                 self._enqueue("namespace", md["name"])
             if rtype.kind == "CustomResourceDefinition" and CLEANUP_FINALIZER in fins:
                 self._enqueue("crd", md["name"])
-        elif ev.type == ADDED and rtype.kind == "Namespace" and rtype.group == "":
-            self._enqueue("sa", md["name"])
+        elif rtype.kind == "Namespace" and rtype.group == "":
+            if ev.type == ADDED:
+                self._enqueue("sa", md["name"])
+            self._enqueue("rootca", md["name"])
+        elif md["name"] == rootca.CONFIGMAP and rtype.kind == "ConfigMap" and rtype.group == "":
+            self._enqueue("rootca", md["namespace"])
         if rtype.kind == "CustomResourceDefinition" and rtype.group == "apiextensions.k8s.io":
             self._enqueue("crd-status", md["name"])
         if rtype.group == "" and rtype.kind == "Pod":
@@ -183,6 +194,8 @@ class Controllers:
             self._service_account(key)
         elif kind == "podgc":
             self._orphaned_pods(key)
+        elif kind == "rootca" and self._root_ca is not None:
+            rootca.publish(self.store, key, self._root_ca)
 
     def _owner_state(self, dep_ns: str, ref: JSON) -> str:
         """``classifyReferences``: solid, waiting (deleting its dependents in the foreground) or dangling.
