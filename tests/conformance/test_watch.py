@@ -100,12 +100,19 @@ async def test_no_event_for_no_op_update(raw: Any, namespace: str) -> None:
 async def test_field_selector_on_watch(raw: Any, namespace: str) -> None:
     path = f"/api/v1/namespaces/{namespace}/pods"
     rv = (await raw.ok("GET", path))["metadata"]["resourceVersion"]
-    await raw.ok("POST", path, pod("a"))
-    await raw.ok("POST", path, pod("b"))
-    events = await raw.watch(
-        path, {"resourceVersion": rv, "fieldSelector": "metadata.name=b"}, count=2, timeout=0.5
-    )
-    assert [e["object"]["metadata"]["name"] for e in events] == ["b"]
+    # A scheduler name nobody serves: no scheduler binds the pods, so only the test writes them.
+    unscheduled = {"schedulerName": "no-such-scheduler"}
+    patch = "application/merge-patch+json"
+    await raw.ok("POST", path, pod("a", spec=unscheduled))
+    await raw.ok("POST", path, pod("b", spec=unscheduled))
+    await raw.ok("PATCH", f"{path}/a", {"metadata": {"labels": {"step": "1"}}}, content_type=patch)
+    await raw.ok("PATCH", f"{path}/b", {"metadata": {"labels": {"step": "1"}}}, content_type=patch)
+    # The last write bounds the stream: an event of pod a would come before it.
+    events = await raw.watch(path, {"resourceVersion": rv, "fieldSelector": "metadata.name=b"}, count=2)
+    assert [(e["type"], e["object"]["metadata"]["name"]) for e in events] == [
+        ("ADDED", "b"),
+        ("MODIFIED", "b"),
+    ]
 
 
 async def test_watch_timeout_seconds_ends_stream(raw: Any, namespace: str) -> None:
