@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+from conformance_helpers import pod
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 
 NODE = """
 apiVersion: v1
@@ -35,12 +41,33 @@ def test_auth_can_i_says_yes(kubectl: Any, namespace: str) -> None:
     assert "*.*" in rules
 
 
-@pytest.mark.devonly
-def test_auth_whoami_names_the_user(kubectl: Any) -> None:
+def _client_certificate_subject(kubeconfig: str) -> tuple[str, list[str]] | None:
+    """(CN, Os) of the current context's client certificate, or None when it authenticates otherwise."""
+    config = yaml.safe_load(Path(kubeconfig).read_text())
+    context = next(c["context"] for c in config["contexts"] if c["name"] == config["current-context"])
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+    if "client-certificate-data" in user:
+        pem = base64.b64decode(user["client-certificate-data"])
+    elif "client-certificate" in user:
+        pem = (Path(kubeconfig).parent / user["client-certificate"]).read_bytes()
+    else:
+        return None
+    subject = x509.load_pem_x509_certificate(pem).subject
+    cn = [str(a.value) for a in subject.get_attributes_for_oid(NameOID.COMMON_NAME)]
+    return cn[0], [str(a.value) for a in subject.get_attributes_for_oid(NameOID.ORGANIZATION_NAME)]
+
+
+def test_auth_whoami_names_the_kubeconfig_user(kubectl: Any) -> None:
     review = json.loads(kubectl("auth", "whoami", "-o", "json", check=True).stdout)
     assert review["kind"] == "SelfSubjectReview"
-    assert review["status"]["userInfo"]["username"] == "system:admin"
-    assert "system:authenticated" in review["status"]["userInfo"]["groups"]
+    user = review["status"]["userInfo"]
+    assert user["username"] and "system:authenticated" in user["groups"]
+    subject = _client_certificate_subject(kubectl.kubeconfig)
+    if subject is not None:
+        # kube-apiserver's x509 authenticator: the certificate's CN is the user, its Os are groups. (A
+        # bearer token's user, as the dev cluster's, is known to the server only.)
+        assert user["username"] == subject[0]
+        assert set(subject[1]) <= set(user["groups"])
 
 
 @pytest.mark.devonly
@@ -59,42 +86,65 @@ def test_drain_evicts_pods_through_the_eviction_api(kubectl: Any, namespace: str
         kubectl("delete", "node", node, check=True)
 
 
-@pytest.mark.devonly
-def test_logs_and_exec_fail_with_a_clear_message(kubectl: Any, namespace: str) -> None:
-    kubectl("apply", "-f", "-", input=BOUND_POD.format(name="p", ns=namespace, node="n1"), check=True)
-    kubectl(
-        "patch",
-        "pod",
-        "p",
-        "-n",
-        namespace,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        json.dumps(
+def _running(kubectl: Any, namespace: str, pod: str) -> None:
+    """Report ``pod``'s container running, as its kubelet would."""
+    status = {
+        "phase": "Running",
+        "containerStatuses": [
             {
-                "status": {
-                    "phase": "Running",
-                    "containerStatuses": [
-                        {
-                            "name": "main",
-                            "ready": True,
-                            "restartCount": 0,
-                            "image": "i",
-                            "imageID": "",
-                            "state": {"running": {}},
-                        }
-                    ],
-                }
+                "name": "main",
+                "ready": True,
+                "restartCount": 0,
+                "image": "i",
+                "imageID": "",
+                "state": {"running": {}},
             }
-        ),
-        check=True,
+        ],
+    }
+    patch = json.dumps({"status": status})
+    kubectl(
+        "patch", "pod", pod, "-n", namespace, "--subresource=status", "--type=merge", "-p", patch, check=True
     )
+
+
+def test_logs_and_exec_without_a_reachable_kubelet_fail_from_the_server(kubectl: Any, namespace: str) -> None:
+    # A Node object with no kubelet behind it (the dev cluster's fake kubelets run no containers; a real
+    # API server cannot reach one): kube-apiserver fails the request itself.
+    node = f"logs-{namespace}"
+    kubectl("apply", "-f", "-", input=NODE.format(name=node), check=True)
+    try:
+        kubectl("apply", "-f", "-", input=BOUND_POD.format(name="p", ns=namespace, node=node), check=True)
+        _running(kubectl, namespace, "p")
+        logs = kubectl("logs", "p", "-n", namespace, timeout=20)
+        assert logs.returncode != 0
+        assert logs.stderr.startswith("Error from server"), logs.stderr
+        # exec asks for a protocol upgrade; kubectl reports the server's refusal of it as such.
+        exec_ = kubectl("exec", "p", "-n", namespace, "--", "ls", timeout=20)
+        assert exec_.returncode != 0
+        assert exec_.stderr.startswith("error: unable to upgrade connection: "), exec_.stderr
+        wrong = kubectl("logs", "p", "-n", namespace, "-c", "nope", timeout=20)
+        assert "container nope is not valid for pod p" in wrong.stderr
+    finally:
+        kubectl("delete", "pod", "p", "-n", namespace, "--grace-period=0", "--force", "--wait=false")
+        kubectl("delete", "node", node, check=True)
+
+
+def test_logs_of_a_pod_on_a_missing_node_name_the_node(kubectl: Any, namespace: str) -> None:
+    # The API server looks the kubelet up through the pod's Node object.
+    kubectl(
+        "apply", "-f", "-", input=BOUND_POD.format(name="p", ns=namespace, node="no-such-node"), check=True
+    )
+    _running(kubectl, namespace, "p")
     logs = kubectl("logs", "p", "-n", namespace, timeout=20)
-    assert logs.returncode == 1
-    assert "do not run containers" in logs.stderr and "Traceback" not in logs.stderr
-    exec_ = kubectl("exec", "p", "-n", namespace, "--", "ls", timeout=20)
-    assert exec_.returncode == 1
-    assert "cannot exec into containers" in exec_.stderr
-    wrong = kubectl("logs", "p", "-n", namespace, "-c", "nope", timeout=20)
-    assert "container nope is not valid for pod p" in wrong.stderr
+    assert logs.returncode != 0
+    assert 'Error from server (NotFound): nodes "no-such-node" not found' in logs.stderr
+
+
+async def test_log_of_a_pod_on_no_node_is_empty_and_exec_is_refused(raw: Any, namespace: str) -> None:
+    # kube-apiserver has no kubelet to ask: a log streams nothing (204), exec needs a host.
+    path = f"/api/v1/namespaces/{namespace}/pods"
+    await raw.ok("POST", path, pod("p", spec={"schedulerName": "no-such-scheduler"}))
+    status, body, _ = await raw.request("GET", f"{path}/p/log")
+    assert (status, body) == (204, None)
+    status, body, _ = await raw.request("POST", f"{path}/p/exec", query={"command": "ls", "stdout": "true"})
+    assert status == 400 and body["message"] == "pod p does not have a host assigned", body

@@ -30,8 +30,10 @@ class ApiError(Exception):
             "metadata": {},
             "status": "Failure",
             "message": self.message,
-            "reason": self.reason,
         }
+        # StatusReasonUnknown is "" and omitted, as for errors kube-apiserver got from elsewhere.
+        if self.reason:
+            out["reason"] = self.reason
         if self.details is not None:
             out["details"] = self.details
         out["code"] = self.code

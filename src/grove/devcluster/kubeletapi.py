@@ -1,9 +1,10 @@
 """The pod subresources kube-apiserver proxies to the kubelet: ``log``, ``exec``, ``attach``, ``portforward``.
 
 The dev cluster's fake kubelets run no containers, so there are no logs, processes or ports to reach.
-These requests are checked as kube-apiserver checks them (the pod exists, the container is valid and
-started) and then refused with a 400 saying why, so ``kubectl logs|exec|attach|port-forward`` fail at once
-with a clear message instead of a 404 about a missing resource.
+These requests are checked as kube-apiserver checks them (the pod exists, the container is valid, the pod
+is bound, its node exists; a log request for a pod on no node is an empty 204) and as the kubelet would (the
+container started), then refused as kube-apiserver refuses a request it cannot forward to the kubelet: 500
+with no reason (``Error from server: ...`` in kubectl), the message saying the fake kubelets run nothing.
 """
 
 from __future__ import annotations
@@ -33,9 +34,9 @@ _WHAT = {
 
 def refuse(
     store: Store, subresource: str, name: str, namespace: str, container: str | None
-) -> errors.ApiError:
-    """The error answering a ``subresource`` request for pod ``namespace/name`` (404 if the pod is
-    missing, kube's 400s for a wrong or unstarted container, else 400 naming the emulator's limit)."""
+) -> errors.ApiError | None:
+    """The error answering a ``subresource`` request for pod ``namespace/name``, or None for a log request
+    of a pod on no node (kube-apiserver streams nothing then: 204)."""
     pod = store.get("pods", name, namespace)
     spec = pod.get("spec") or {}
     containers = [c.get("name", "") for c in spec.get("containers") or []]
@@ -51,17 +52,26 @@ def refuse(
             container = containers[0]
         if container not in containers and container not in inits:
             return errors.bad_request(f"container {container} is not valid for pod {name}")
-    if not spec.get("nodeName"):
-        return errors.bad_request(f"pod {name} does not have a host assigned")
+    node = spec.get("nodeName")
+    if not node:
+        return (
+            None if subresource == "log" else errors.bad_request(f"pod {name} does not have a host assigned")
+        )
+    # The kubelet's connection info comes from its Node object.
+    if store.by_key("nodes", node) is None:
+        return errors.not_found("nodes", "", node)
     if container is not None:
         waiting = _waiting_reason(pod, container)
         if waiting is not None:
             return errors.bad_request(
                 f'container "{container}" in pod "{name}" is waiting to start: {waiting}'
             )
-    return errors.bad_request(
+    # A plain error, as kube-apiserver reports failing to reach a kubelet: 500, no reason.
+    return errors.ApiError(
+        500,
+        "",
         f"the grove dev cluster {_WHAT[subresource]}: its fake kubelets do not run containers "
-        f'(pod "{name}" in namespace "{namespace}")'
+        f'(pod "{name}" in namespace "{namespace}", node "{node}")',
     )
 
 

@@ -307,7 +307,8 @@ class ApiServer:
         if sub in kubeletapi.NAMES and rtype.plural == "pods" and rtype.group == "":
             assert name is not None and namespace is not None
             container = request.query.get("container") or None
-            return _error_response(kubeletapi.refuse(self.store, sub, name, namespace, container))
+            refused = kubeletapi.refuse(self.store, sub, name, namespace, container)
+            return web.Response(status=204) if refused is None else _error_response(refused)
         if method == "GET":
             if is_watch:
                 return await self._watch(request, req)
