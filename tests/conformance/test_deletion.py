@@ -222,6 +222,17 @@ async def test_deleting_namespace_removes_its_content(raw: Any, wait_for: Any) -
     assert ns["status"]["phase"] == "Terminating"
     status, body, _ = await raw.request("POST", path, {"metadata": {"name": "d"}})
     assert status == 403 and body["reason"] == "Forbidden"
+    assert body["message"] == (
+        f'configmaps "d" is forbidden: unable to create new content in namespace {name} '
+        "because it is being terminated"
+    )
+    assert body["details"]["causes"] == [
+        {
+            "reason": "NamespaceTerminating",
+            "message": f"namespace {name} is being terminated",
+            "field": "metadata.namespace",
+        }
+    ]
     await wait_for(lambda: _gone(raw, f"{path}/c"), message="content deleted")
 
     async def held_terminating() -> bool:

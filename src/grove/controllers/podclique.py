@@ -68,7 +68,7 @@ from grove.controllers.unobserved import UnobservedWrites
 from grove.runtime.cache import CONTROLLER_UID_INDEX, DeletedFinalStateUnknown, unwrap_tombstone
 from grove.runtime.client import PatchType
 from grove.runtime.controller import Controller, Request, Result
-from grove.runtime.errors import NotFound
+from grove.runtime.errors import NamespaceTerminating, NotFound
 from grove.runtime.expectations import UIDTrackingExpectations
 from grove.runtime.informer import FuncHandler
 from grove.runtime.manager import Manager
@@ -315,9 +315,11 @@ class PodCliqueController:
                     self.expectations.creation_observed(key)
                 if created:
                     self._created_event(obj, created)
-                self.recorder.warning(
-                    obj, reasons.POD_CREATE_FAILED, f"Error creating pods: {failed[0]}"[:1024]
-                )
+                # A namespace being deleted refuses creates: expected, and nothing for anyone to act on.
+                if not isinstance(failed[0], NamespaceTerminating):
+                    self.recorder.warning(
+                        obj, reasons.POD_CREATE_FAILED, f"Error creating pods: {failed[0]}"[:1024]
+                    )
                 raise failed[0]
             batch *= 2
         self._created_event(obj, created)

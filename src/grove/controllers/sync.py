@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from grove.controllers.children import Outcome, delete_child, ensure_child
 from grove.controllers.context import Context, gather_limited
+from grove.runtime.errors import NamespaceTerminating
 from grove.runtime.events import EventRecorder
 from grove.runtime.informer import Informer
 from grove.runtime.meta import Obj, name_of
@@ -60,7 +61,8 @@ async def sync_children(
         recorder.normal(owner, kind.deleted_reason, f"Deleted {plural}: {', '.join(removed)}")
     for result in (*outcomes, *deletions):
         if isinstance(result, BaseException):
-            if kind.failed_reason:
+            # A namespace being deleted refuses creates: expected, and nothing for anyone to act on.
+            if kind.failed_reason and not isinstance(result, NamespaceTerminating):
                 recorder.warning(owner, kind.failed_reason, f"Error syncing {plural}: {result}")
             raise result
     return bool(changed or removed)

@@ -177,6 +177,23 @@ def forbidden_request(resource: str, group: str, name: str, why: str) -> ApiErro
     )
 
 
+def namespace_terminating(resource: str, group: str, name: str, namespace: str) -> ApiError:
+    """The NamespaceLifecycle admission plugin's 403 for a create in a terminating namespace, with the
+    ``NamespaceTerminating`` cause clients recognise it by (client-go's ``HasStatusCause``)."""
+    why = f"unable to create new content in namespace {namespace} because it is being terminated"
+    cause = {
+        "reason": "NamespaceTerminating",
+        "message": f"namespace {namespace} is being terminated",
+        "field": "metadata.namespace",
+    }
+    return ApiError(
+        403,
+        "Forbidden",
+        f'{_qualified(resource, group)} "{name}" is forbidden: {why}',
+        details={**_details(resource, group, name), "causes": [cause]},
+    )
+
+
 def method_not_allowed() -> ApiError:
     """405 MethodNotAllowed."""
     return ApiError(

@@ -418,12 +418,7 @@ class Store:
         if nsobj is None:
             raise errors.not_found("namespaces", "", ns)
         if nsobj["metadata"].get("deletionTimestamp"):
-            raise errors.forbidden_request(
-                rtype.plural,
-                rtype.group,
-                name,
-                f"unable to create new content in namespace {ns} because it is being terminated",
-            )
+            raise errors.namespace_terminating(rtype.plural, rtype.group, name, ns)
 
     def _metadata_causes(self, rtype: ResourceType, md: JSON, old_md: JSON | None) -> _builtins.list[Cause]:
         causes: _builtins.list[Cause] = []

@@ -7,13 +7,17 @@ reconcile outcome                       queue                                   
 ======================================  ==============================================  ==================
 raises (not :class:`TerminalError`)     ``add_rate_limited`` (any Result is ignored)    ``error``
 raises :class:`TerminalError`           nothing; terminal error counted                 ``error``
+raises :class:`NamespaceTerminating`    ``forget``; logged at debug level only          ``success``
 ``Result(requeue_after=d)``, d > 0      ``forget`` then ``add_after(d)``                ``requeue_after``
 ``Result(requeue=True)``                ``add_rate_limited``                            ``requeue``
 anything else (``None``, ``Result()``)  ``forget``                                      ``success``
 ======================================  ==============================================  ==================
 
 Every exception a reconcile raises is caught, logged with its traceback and counted as an error (the
-equivalent of controller-runtime's recovered panics); it never kills a worker. A key is never reconciled by
+equivalent of controller-runtime's recovered panics); it never kills a worker. The exception is a create
+refused because the request's namespace is being deleted (:class:`NamespaceTerminating`): as Kubernetes'
+own controllers do, that reconcile is over, since the namespace's deletion removes the object and a
+retry could only fail again. A key is never reconciled by
 two workers at once (the workqueue guarantees it).
 """
 
@@ -29,6 +33,7 @@ from typing import Any, NamedTuple, Protocol
 import structlog
 
 from grove.runtime.cache import DeletedFinalStateUnknown, unwrap_tombstone
+from grove.runtime.errors import NamespaceTerminating
 from grove.runtime.informer import EventHandler
 from grove.runtime.meta import Obj, api_group_of, metadata, name_of, namespace_of
 from grove.runtime.metrics import RuntimeMetrics
@@ -325,6 +330,11 @@ class Controller:
                     m.errors.inc()
                     m.total_error.inc()
                 log.error("reconcile.terminal_error", error=str(exc), exc_info=exc)
+            except NamespaceTerminating as exc:
+                self.queue.forget(req)
+                if m is not None:
+                    m.total_success.inc()
+                log.debug("reconcile.namespace_terminating", error=str(exc))
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
                 if task is not None and task.cancelling():

@@ -79,6 +79,15 @@ class Forbidden(ApiError):
     status_code = 403
 
 
+NAMESPACE_TERMINATING_CAUSE = "NamespaceTerminating"
+"""The cause kube-apiserver's NamespaceLifecycle admission gives a create in a terminating namespace."""
+
+
+class NamespaceTerminating(Forbidden):
+    """403 for a create in a namespace being deleted (cause ``NamespaceTerminating``). Not a failure to
+    retry or report: nothing new can be created there, and everything in it is going away."""
+
+
 class NotFound(ApiError):
     """404."""
 
@@ -171,8 +180,17 @@ def error_from_response(status: int, body: bytes, http_reason: str = "") -> ApiE
     cls: type[ApiError]
     if status == 409:
         cls = AlreadyExists if reason == "AlreadyExists" else Conflict
+    elif status == 403 and _has_cause(parsed, NAMESPACE_TERMINATING_CAUSE):
+        cls = NamespaceTerminating
     elif status >= 500:
         cls = ServerError
     else:
         cls = _BY_STATUS.get(status, ApiError)
     return cls(status, reason, message, parsed)
+
+
+def _has_cause(status: Mapping[str, Any], reason: str) -> bool:
+    """client-go's ``HasStatusCause``: ``details.causes`` has one with this ``reason`` (its ``type``)."""
+    details = status.get("details")
+    causes = details.get("causes") if isinstance(details, Mapping) else None
+    return any(isinstance(c, Mapping) and c.get("reason") == reason for c in causes or ())

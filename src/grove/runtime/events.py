@@ -28,7 +28,7 @@ from typing import Any
 import structlog
 
 from grove.runtime.client import Client, PatchType
-from grove.runtime.errors import NotFound
+from grove.runtime.errors import NamespaceTerminating, NotFound
 from grove.runtime.meta import metadata
 from grove.runtime.metrics import RuntimeMetrics
 from grove.runtime.ratelimit import TokenBucket
@@ -164,6 +164,10 @@ class EventBroadcaster:
                 await self._write(pending)
             except asyncio.CancelledError:
                 raise
+            except NamespaceTerminating as exc:
+                # As client-go's recorder: expected while a namespace goes away, so not worth a warning.
+                self._dropped(pending.component)
+                log.debug("event.write_failed", reason=pending.reason, error=str(exc))
             except Exception as exc:
                 self._dropped(pending.component)
                 log.warning("event.write_failed", reason=pending.reason, error=str(exc))

@@ -16,7 +16,7 @@ from grove.controllers.resources import (
     SERVICES,
 )
 from grove.runtime.errors import NotFound
-from grove.runtime.resources import EVENTS
+from grove.runtime.resources import EVENTS, NAMESPACES
 from grove_expect import expected, load_sample, wait_converged
 
 RECONCILE_TRIGGER = "grove.io/reconcile-trigger"
@@ -346,3 +346,39 @@ async def test_an_object_owned_by_someone_else_is_reported(
         return not status.get("lastErrors")
 
     await wait_for(cleared, timeout=10, message="error cleared once the Service is Grove's")
+
+
+def _errors(operator: Any) -> dict[str, float]:
+    def read() -> dict[str, float]:
+        registry = operator.threaded.handle.manager.metrics.registry
+        return {
+            c: registry.get_sample_value("controller_runtime_reconcile_errors_total", {"controller": c})
+            or 0.0
+            for c in CONTROLLERS
+        }
+
+    return dict(operator.threaded.call(read))
+
+
+async def test_deleting_the_namespace_is_no_error(
+    operator: Any, namespace: str, client: Any, wait_for: Any
+) -> None:
+    # While the namespace is terminating the operator may still try to replace what the namespace controller
+    # deletes; those creates are refused (NamespaceTerminating), which is expected, not an error to retry.
+    if not operator.in_process:
+        pytest.skip("reads the in-process operator's reconcile counters")
+    manifest = load_sample("multi-node-disaggregated.yaml", namespace)
+    await client.create(PODCLIQUESETS, manifest)
+    await wait_converged(client, namespace, expected(manifest))
+    before = _errors(operator)
+    await client.delete(NAMESPACES, namespace)
+
+    async def gone() -> bool:
+        try:
+            await client.get(NAMESPACES, namespace)
+        except NotFound:
+            return True
+        return False
+
+    await wait_for(gone, timeout=60, message="namespace deleted")
+    assert _errors(operator) == before

@@ -4,6 +4,7 @@ owner mapping, and expectations preventing double creates while the cache lags."
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -11,14 +12,16 @@ from runtime_it_helpers import FAST, configmap, create_configmaps
 
 from grove.runtime.client import Client
 from grove.runtime.controller import Controller, Request, Result
+from grove.runtime.errors import NamespaceTerminating
 from grove.runtime.expectations import ControllerExpectations
 from grove.runtime.informer import FuncHandler, Informer
 from grove.runtime.meta import controller_owner, owner_reference, resource_version_of
 from grove.runtime.metrics import RuntimeMetrics
 from grove.runtime.ratelimit import ItemExponentialFailureRateLimiter
-from grove.runtime.resources import CONFIGMAPS
+from grove.runtime.resources import CONFIGMAPS, NAMESPACES
 
 WaitFor = Callable[..., Awaitable[Any]]
+HOLD = "grove.test/hold"
 
 
 def sample(metrics: RuntimeMetrics, metric: str, **labels: str) -> float:
@@ -222,3 +225,61 @@ async def test_expectations_prevent_double_creates_while_the_cache_lags(
     finally:
         await parents.stop()
         await children.stop()
+
+
+async def test_a_create_refused_by_a_terminating_namespace_ends_the_reconcile(
+    client: Client, wait_for: WaitFor
+) -> None:
+    """The namespace is being deleted (held by a finalizer): a reconcile whose create is refused for that is
+    over, neither retried with backoff nor counted as an error."""
+    namespace = f"t-term-{uuid.uuid4().hex[:8]}"
+    await client.create(NAMESPACES, {"metadata": {"name": namespace}})
+    hold = {**configmap("hold", namespace), "metadata": {"name": "hold", "finalizers": [HOLD]}}
+    await client.create(CONFIGMAPS, hold, namespace)
+    await client.delete(NAMESPACES, namespace)
+    refused: list[NamespaceTerminating] = []
+    ctrl: Controller | None = None
+    informer = Informer(
+        client, CONFIGMAPS, namespace=namespace, field_selector="metadata.name=hold", options=FAST
+    )
+    try:
+        # kube-apiserver's admission sees the deletion through its cache: wait until creates are refused.
+        async def refusing() -> bool:
+            try:
+                await client.create(CONFIGMAPS, configmap("probe", namespace), namespace)
+            except NamespaceTerminating:
+                return True
+            return False
+
+        await wait_for(refusing, timeout=30, message="creates refused in the terminating namespace")
+
+        async def reconcile(req: Request) -> None:
+            try:
+                await client.create(CONFIGMAPS, configmap("child", namespace), namespace)
+            except NamespaceTerminating as exc:
+                refused.append(exc)
+                raise
+
+        metrics = RuntimeMetrics()
+        ctrl = Controller(
+            "terminating",
+            reconcile,
+            rate_limiter=ItemExponentialFailureRateLimiter(0.005, 1.0),
+            metrics=metrics,
+        ).for_(informer)
+        informer.start()
+        await ctrl.start()
+
+        def succeeded() -> bool:
+            total = "controller_runtime_reconcile_total"
+            return sample(metrics, total, controller="terminating", result="success") >= 1
+
+        await wait_for(succeeded, message="the refused reconcile counted as done")
+        assert refused and refused[0].details["causes"][0]["reason"] == "NamespaceTerminating"
+        assert ctrl.queue.num_requeues(Request(namespace, "hold")) == 0, "not retried with backoff"
+        assert sample(metrics, "controller_runtime_reconcile_errors_total", controller="terminating") == 0
+    finally:
+        if ctrl is not None:
+            await ctrl.stop()
+        await informer.stop()
+        await client.patch(CONFIGMAPS, "hold", {"metadata": {"finalizers": None}}, namespace)

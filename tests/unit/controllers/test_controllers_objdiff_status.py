@@ -1,8 +1,11 @@
-"""Comparing desired and stored objects, merge patches, conditions, lastErrors and status patches."""
+"""Comparing desired and stored objects, merge patches, conditions, lastErrors (which errors they report)
+and status patches."""
 
 from __future__ import annotations
 
 from grove.controllers.children import drift_patch
+from grove.controllers.conditions import ERR_REJECTED
+from grove.controllers.errors import user_error
 from grove.controllers.objdiff import is_subset, merge_patch
 from grove.controllers.status import (
     condition,
@@ -10,6 +13,7 @@ from grove.controllers.status import (
     merge_last_errors,
     status_patch,
 )
+from grove.runtime.errors import error_from_response
 
 
 def test_subset_ignores_server_defaults_but_not_changes() -> None:
@@ -85,3 +89,17 @@ def test_status_patch_only_when_something_changed() -> None:
         "status": {"replicas": 3, "hpaPodSelector": None}
     }
     assert status_patch({}, {"replicas": 0}) == {"status": {"replicas": 0}}
+
+
+def test_last_errors_report_what_a_user_can_fix_not_a_terminating_namespace() -> None:
+    forbidden = error_from_response(
+        403, b'{"reason": "Forbidden", "message": "pods \\"p\\" is forbidden: quota"}'
+    )
+    assert user_error(forbidden) == (ERR_REJECTED, str(forbidden))
+    terminating = error_from_response(
+        403,
+        b'{"reason": "Forbidden", "message": "pods \\"p-\\" is forbidden: unable to create new content in '
+        b'namespace ns because it is being terminated", "details": {"causes": [{"reason": '
+        b'"NamespaceTerminating", "message": "namespace ns is being terminated"}]}}',
+    )
+    assert user_error(terminating) is None

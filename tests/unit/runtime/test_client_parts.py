@@ -12,8 +12,10 @@ from grove.runtime.errors import (
     AlreadyExists,
     ApiError,
     Conflict,
+    Forbidden,
     Gone,
     Invalid,
+    NamespaceTerminating,
     NotFound,
     ServerError,
     TooManyRequests,
@@ -59,6 +61,17 @@ def test_errors_are_typed_by_status_and_reason() -> None:
     assert isinstance(error_from_response(503, b"upstream down"), ServerError)
     err = error_from_response(418, b"")
     assert type(err) is ApiError and err.status == 418
+
+
+def test_a_create_refused_in_a_terminating_namespace_is_namespace_terminating() -> None:
+    cause = {"reason": "NamespaceTerminating", "message": "namespace ns is being terminated"}
+    message = (
+        'pods "p-" is forbidden: unable to create new content in namespace ns because it is being terminated'
+    )
+    err = error_from_response(403, _status(403, "Forbidden", message, causes=[cause]))
+    assert isinstance(err, NamespaceTerminating) and isinstance(err, Forbidden)
+    other = error_from_response(403, _status(403, "Forbidden", 'pods "p" is forbidden: no'))
+    assert isinstance(other, Forbidden) and not isinstance(other, NamespaceTerminating)
 
 
 def test_invalid_carries_field_causes() -> None:
