@@ -61,8 +61,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import structlog
-
 from grove.devcluster.kubelet import InitContainerGate, KubeletSimulation
 from grove.devcluster.nodes import NodeShape
 from grove.devcluster.podstatus import PodRun, pod_key
@@ -79,8 +77,6 @@ from grove.runtime.meta import Obj, labels_of
 from grove.runtime.resources import PODS
 
 __all__ = ["HttpKubelet", "HttpKubelets"]
-
-log = structlog.get_logger("grove.envtest.kubelet")
 
 JSON = dict[str, Any]
 

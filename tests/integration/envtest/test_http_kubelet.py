@@ -315,6 +315,7 @@ async def test_node_shutdown_fails_its_pods_until_it_recovers(
     await client.create(PODS, pod("victim", node), namespace)
     await wait_for(lambda: _running(client, namespace, "victim"), message="pod Running")
     kubelets.fail_node(node)
+    assert kubelets.state(node) == "NotReady"
     try:
 
         async def node_shut_down() -> bool:
@@ -341,6 +342,7 @@ async def test_node_shutdown_fails_its_pods_until_it_recovers(
         await _assert_lease_stopped(client, node, wait_for)
     finally:
         kubelets.recover_node(node)
+    assert kubelets.state(node) == "Ready"
     await _wait_recovered(client, node, wait_for)
     assert (await client.get(PODS, "victim", namespace))["status"]["phase"] == "Failed"
     await client.create(PODS, pod("after", node), namespace)
@@ -356,6 +358,7 @@ async def test_unreachable_node_holds_its_pods_until_it_recovers(
     await client.create(PODS, pod("stranded", node), namespace)
     await wait_for(lambda: _running(client, namespace, "stranded"), message="pod Running")
     kubelets.fail_node(node, unreachable=True)
+    assert kubelets.state(node) == "Unknown"
     try:
         await _assert_lease_stopped(client, node, wait_for)
 
