@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit bench crds clean
+.PHONY: demo test test-k8s lint unit bench crds clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 
 test: lint
 	$(BIN)/pytest
+
+# The suites on a real control plane: GROVE_K8S_ASSETS=DIR (etcd, kube-apiserver, kube-controller-manager,
+# kube-scheduler), inside a private loopback-only network namespace (see hack/test-k8s.sh).
+test-k8s: $(STAMP)
+	hack/test-k8s.sh
 
 bench: $(STAMP)
 	@for b in hack/bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -1,9 +1,11 @@
 """Shared fixtures: one cluster for the whole session, a namespace and an API client per test.
 
-* ``cluster`` (session): ``.kubeconfig`` (path) and ``.dev`` (a thread-safe
-  :class:`~grove.devcluster.ThreadedDevCluster`, or None on a real cluster). With
-  ``GROVE_TEST_KUBECONFIG=path`` the tests use that cluster; otherwise one dev cluster runs in a
-  background thread for the session.
+* ``cluster`` (session): ``.kubeconfig`` (path), ``.dev`` (a thread-safe
+  :class:`~grove.devcluster.ThreadedDevCluster`, or None on a real cluster) and ``.k8s`` (the real
+  control plane this session started, or None). With ``GROVE_TEST_KUBECONFIG=path`` the tests use that
+  cluster as it is; with ``GROVE_K8S_ASSETS=DIR`` they start a real control plane from those binaries with
+  Grove installed as in a cluster (:mod:`k8s_tier`, ``make test-k8s``); otherwise one dev cluster runs in
+  a background thread for the session.
 * ``dev`` (function): the ``.dev`` handle; skips with a reason on a real cluster (see ``require_dev``).
 * ``namespace`` (function): a fresh uniquely named namespace, deleted afterwards.
 * ``api_client`` (function, async): a kubernetes_asyncio ``ApiClient`` for the cluster, closed afterwards.
@@ -26,7 +28,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import pytest_asyncio
@@ -34,8 +36,12 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 
 from grove.devcluster import ThreadedDevCluster
+from grove.envtest.controlplane import ASSETS_ENV
 from grove.runtime.client import Client, RetryPolicy
 from grove.runtime.metrics import RuntimeMetrics
+
+if TYPE_CHECKING:
+    from k8s_tier import K8sTier
 
 KUBECTL = str(Path(sys.executable).with_name("kubectl"))
 
@@ -46,13 +52,14 @@ class ClusterHandle:
 
     kubeconfig: str
     dev: ThreadedDevCluster | None
+    k8s: K8sTier | None = None
 
 
 def require_dev(cluster: ClusterHandle, what: str = "fault injection") -> ThreadedDevCluster:
     """The dev cluster handle, or skip: a real cluster has no ``what``."""
     if cluster.dev is None:
         pytest.skip(
-            f"needs the embedded dev cluster ({what}); GROVE_TEST_KUBECONFIG points at a real cluster"
+            f"needs the embedded dev cluster ({what}); this run is on a real cluster"
         )
     return cluster.dev
 
@@ -63,6 +70,14 @@ def cluster() -> Iterator[ClusterHandle]:
     real = os.environ.get("GROVE_TEST_KUBECONFIG")
     if real:
         yield ClusterHandle(kubeconfig=real, dev=None)
+        return
+    assets = os.environ.get(ASSETS_ENV)
+    if assets:
+        # Imported here: only the real tier needs the launcher and the stack.
+        from k8s_tier import k8s_tier
+
+        with k8s_tier(Path(assets)) as tier:
+            yield ClusterHandle(kubeconfig=str(tier.plane.kubeconfig_path), dev=None, k8s=tier)
         return
     # Bookmarks every second (kube-apiserver: about a minute) so watch tests need not wait.
     dev = ThreadedDevCluster(port=0, bookmark_interval=1.0)
@@ -224,9 +239,11 @@ def grove_crds_installed(cluster: ClusterHandle, _kubectl_cache: str) -> Path:
 class OperatorUnderTest:
     """The operator serving a test's namespace.
 
-    On the dev cluster it runs in-process (:class:`~grove.controllers.threaded.ThreadedOperator`, watching
-    only the test's namespace) and can be stopped, killed and restarted; against ``GROVE_TEST_KUBECONFIG``
-    the operator is assumed deployed and those calls skip the test.
+    On the dev cluster and on the real control plane this session started (``GROVE_K8S_ASSETS``) it runs
+    in-process (:class:`~grove.controllers.threaded.ThreadedOperator`, watching only the test's namespace;
+    on the real control plane under the ``grove-operator`` ServiceAccount's RBAC) and can be stopped,
+    killed and restarted; against ``GROVE_TEST_KUBECONFIG`` the operator is assumed deployed and those
+    calls skip the test.
     """
 
     def __init__(self, threaded: Any | None) -> None:
@@ -265,7 +282,7 @@ def operator(
     cluster: ClusterHandle, namespace: str, grove_crds_installed: Path
 ) -> Iterator[OperatorUnderTest]:
     """The operator for this test's namespace (see :class:`OperatorUnderTest`)."""
-    if cluster.dev is None:
+    if cluster.dev is None and cluster.k8s is None:
         yield OperatorUnderTest(None)
         return
     from grove.controllers.operator import OperatorOptions
@@ -280,7 +297,13 @@ def operator(
         retry_period=0.5,
         graceful_shutdown_timeout=5.0,
     )
-    threaded = ThreadedOperator(cluster.kubeconfig, options)
+    kubeconfig = cluster.kubeconfig
+    if cluster.k8s is not None:
+        # As deployed: the ServiceAccount's token, and the Lease where its Role allows (one per test).
+        kubeconfig = cluster.k8s.operator_kubeconfig
+        options.leader_election_namespace = "grove-system"
+        options.leader_election_id = f"grove-test-{namespace}"
+    threaded = ThreadedOperator(kubeconfig, options)
     threaded.start()
     try:
         yield OperatorUnderTest(threaded)

@@ -1,11 +1,12 @@
 """``grove demo``: the core-concepts tutorial, walked end to end on an embedded cluster with real kubectl.
 
 It starts what ``grove dev`` runs (the dev cluster with fake nodes, kubelets and the scheduler stand-in, then
-the operator in the same process), installs Grove's CRDs with kubectl, and runs every command of the
-tutorial's five examples in the ``default`` namespace: apply, scale (pclq, pcs, pcsg, a member pclq), the
-pod table after each change, delete. After each command it waits, showing progress, until the state is
-exactly what the tutorial shows (see :mod:`grove.tutorial`), and checks the pod table kubectl printed. It
-exits 1 naming every step whose state was wrong.
+the operator in the same process; with ``--k8s-assets DIR`` a real control plane with fake nodes, Grove's
+webhooks and extender, and the operator under its ServiceAccount), installs Grove's CRDs with kubectl, and
+runs every command of the tutorial's five examples in the ``default`` namespace: apply, scale (pclq, pcs,
+pcsg, a member pclq), the pod table after each change, delete. After each command it waits, showing progress,
+until the state is exactly what the tutorial shows (see :mod:`grove.tutorial`), and checks the pod table
+kubectl printed. It exits 1 naming every step whose state was wrong.
 
 Fake containers exit as soon as they get SIGTERM (as KWOK's pods do), so deletions take a moment rather
 than the 30 s grace period a ``sleep 3600`` container would use.
@@ -15,21 +16,26 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import shutil
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from grove.controllers.operator import OperatorOptions
+from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator
 from grove.dev_command import OperatorComponent, prepare_dev_cluster
 from grove.devcluster.cluster import DevCluster
 from grove.devcluster.simulation import SimulationOptions
+from grove.envtest.command import add_assets_argument, real_cluster
+from grove.envtest.controlplane import ControlPlaneError
+from grove.envtest.netns import NetworkNamespaceError
+from grove.envtest.stack import StackOptions
 from grove.runtime.client import Client
 from grove.runtime.logging import configure_logging
 from grove.tutorial import EXAMPLES, Apply, Delete, Example, Expected, ListPodCliques, Scale, Step
@@ -63,6 +69,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--kubectl", help="kubectl binary (default: the one next to this Python, else the one on PATH)"
     )
+    add_assets_argument(parser)
 
 
 def _kubectl_binary(explicit: str | None) -> str | None:
@@ -260,7 +267,7 @@ def _describe(want: Expected) -> str:
     return ", ".join(parts)
 
 
-async def _setup(walk: Walk, cluster: DevCluster, crds: Path, operator: OperatorComponent) -> None:
+async def _setup(walk: Walk, target: _Target, crds: Path) -> None:
     """Install the CRDs with kubectl, then start the operator."""
     walk.say("== Setup: Grove's CRDs, then the operator")
     code, _ = await walk.kubectl_run("apply", "--server-side", "-f", _display_path(crds))
@@ -271,7 +278,7 @@ async def _setup(walk: Walk, cluster: DevCluster, crds: Path, operator: Operator
     if code != 0:
         walk.fail("installing the CRDs", [f"kubectl exited {code}"])
         return
-    await cluster.start_component(operator)
+    await target.start_operator()
     walk.say("  the Grove operator is running")
 
 
@@ -294,27 +301,74 @@ def _flag_problems(args: argparse.Namespace, kubectl: str | None) -> list[str]:
     return problems
 
 
-async def _walk(args: argparse.Namespace, kubectl: str, tmp: str) -> Walk:
-    """Start the cluster, walk every example, stop the cluster; the walk tells what went wrong."""
+@dataclass
+class _Target:
+    """Where the tutorial runs: a kubeconfig, what to call it, and how to start the operator there."""
+
+    kubeconfig: str
+    url: str
+    what: str
+    start_operator: Callable[[], Awaitable[None]]
+
+
+_OPERATOR = OperatorOptions(leader_election=False, metrics_port=None)
+# Fake containers exit this long after SIGTERM, so deletions take a moment.
+_SIMULATION = SimulationOptions(exit_on_sigterm_after=0.1)
+
+
+@contextlib.asynccontextmanager
+async def _emulator(args: argparse.Namespace, tmp: str) -> AsyncIterator[_Target]:
     cluster = DevCluster(
-        nodes=args.nodes,
-        port=0,
-        kubeconfig_path=os.path.join(tmp, "kubeconfig"),
-        simulation=SimulationOptions(exit_on_sigterm_after=0.1),
+        nodes=args.nodes, port=0, kubeconfig_path=os.path.join(tmp, "kubeconfig"), simulation=_SIMULATION
     )
     prepare_dev_cluster(cluster)
-    operator = OperatorComponent(OperatorOptions(leader_election=False, metrics_port=None))
+    operator = OperatorComponent(_OPERATOR)
+
+    async def start_operator() -> None:
+        await cluster.start_component(operator)
+
     await cluster.start()
     try:
-        env = dict(os.environ, KUBECONFIG=cluster.kubeconfig_path, KUBECACHEDIR=os.path.join(tmp, "cache"))
-        async with await Client.connect(cluster.kubeconfig_path) as client:
+        yield _Target(cluster.kubeconfig_path, cluster.url, "an embedded cluster", start_operator)
+    finally:
+        await cluster.stop()
+
+
+@contextlib.asynccontextmanager
+async def _real(args: argparse.Namespace, tmp: str) -> AsyncIterator[_Target]:
+    options = StackOptions(nodes=args.nodes, simulation=_SIMULATION)
+    async with real_cluster(args.k8s_assets, options, Path(tmp) / "k8s") as stack:
+        handles: list[OperatorHandle] = []
+
+        async def start_operator() -> None:
+            # Under the operator's ServiceAccount, as deployed.
+            handles.append(await run_operator(stack.operator_kubeconfig, _OPERATOR))
+
+        try:
+            yield _Target(
+                str(stack.plane.kubeconfig_path),
+                stack.plane.server,
+                "a real control plane (kube-apiserver, kube-controller-manager, kube-scheduler)",
+                start_operator,
+            )
+        finally:
+            for handle in handles:
+                await handle.stop()
+
+
+async def _walk(args: argparse.Namespace, kubectl: str, tmp: str) -> Walk:
+    """Start the cluster, walk every example, stop the cluster; the walk tells what went wrong."""
+    target = _real(args, tmp) if args.k8s_assets else _emulator(args, tmp)
+    async with target as t:
+        env = dict(os.environ, KUBECONFIG=t.kubeconfig, KUBECACHEDIR=os.path.join(tmp, "cache"))
+        async with await Client.connect(t.kubeconfig) as client:
             walk = Walk(kubectl, env, client, Path(args.samples), args.timeout, sys.stdout)
             walk.say(
-                "Grove demo: the core-concepts tutorial, with kubectl, on an embedded cluster "
+                f"Grove demo: the core-concepts tutorial, with kubectl, on {t.what} "
                 f"with {args.nodes} fake nodes\n"
-                f"  API server {cluster.url} (KUBECONFIG={cluster.kubeconfig_path} while it runs)\n"
+                f"  API server {t.url} (KUBECONFIG={t.kubeconfig} while it runs)\n"
             )
-            await _setup(walk, cluster, Path(args.crds), operator)
+            await _setup(walk, t, Path(args.crds))
             if walk.failures:
                 return walk
             for example in EXAMPLES:
@@ -327,8 +381,6 @@ async def _walk(args: argparse.Namespace, kubectl: str, tmp: str) -> Walk:
             if code != 0 or text.strip():
                 walk.fail("kubectl get pcs,pclq,pcsg,podgangs,pods", ["objects are left in the namespace"])
             return walk
-    finally:
-        await cluster.stop()
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -342,7 +394,11 @@ async def run(args: argparse.Namespace) -> int:
     configure_logging("error")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="grove-demo-") as tmp:
-        walk = await _walk(args, kubectl, tmp)
+        try:
+            walk = await _walk(args, kubectl, tmp)
+        except (ControlPlaneError, NetworkNamespaceError) as e:
+            print(f"grove demo: --k8s-assets: {e}", file=sys.stderr)
+            return 1
     seconds = time.monotonic() - started
     print()
     if walk.failures:

@@ -14,8 +14,10 @@ import argparse
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
 import sys
+from dataclasses import replace
 from typing import Any
 
 import structlog
@@ -24,7 +26,7 @@ from grove.controllers.operator import OperatorHandle, OperatorOptions, run_oper
 from grove.devcluster.cluster import Component, DevCluster
 from grove.devcluster.command import add_arguments as add_cluster_arguments
 from grove.devcluster.command import usage
-from grove.devcluster.simulation import simulation_options
+from grove.devcluster.simulation import SimulationOptions, simulation_options
 from grove.devstack import (
     DevStack,
     EmbeddedWebhook,
@@ -32,6 +34,10 @@ from grove.devstack import (
     extender_from_args,
     extender_usage,
 )
+from grove.envtest.command import add_assets_argument, real_cluster
+from grove.envtest.controlplane import ControlPlaneError
+from grove.envtest.netns import NetworkNamespaceError
+from grove.envtest.stack import KubernetesStack, StackOptions
 from grove.initc.rule import make_initc_gate
 from grove.runtime.logging import configure_logging
 
@@ -61,6 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="port of the operator's /metrics, /healthz, /readyz (default: a free port)",
     )
     add_extender_arguments(parser)
+    add_assets_argument(parser)
     parser.add_argument("--log-level", default="info", help="log level (default: info)")
 
 
@@ -165,6 +172,9 @@ async def run(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"grove dev: cannot listen on port {args.extender_port}: {e.strerror or e}", file=sys.stderr)
         return 1
+    if args.k8s_assets:
+        extender.sock.close()
+        return await _run_real(args, simulation, options)
     stack = DevStack.build(simulation, extender=extender)
     cluster = DevCluster(
         nodes=args.nodes,
@@ -212,3 +222,53 @@ async def run(args: argparse.Namespace) -> int:
         await cluster.stop()
         extender.sock.close()
     return code
+
+
+def _real_usage(args: argparse.Namespace, stack: KubernetesStack) -> str:
+    lines = [
+        f"Grove is running on a real control plane at {stack.plane.server}",
+        "(kube-apiserver, kube-controller-manager, kube-scheduler from --k8s-assets, with "
+        f"{args.nodes} fake nodes and kubelets)",
+        "",
+        "It listens in this private network namespace only: run kubectl in the same one.",
+        f"  export KUBECONFIG={_absolute(args.kubeconfig)}",
+    ]
+    lines += [f"  {c}" for c in next_steps(args, _absolute(args.kubeconfig))]
+    if stack.operator is not None:
+        lines.append("The Grove operator runs under ServiceAccount grove-system/grove-operator.")
+    if stack.webhook is not None:
+        lines.append(f"Grove's admission webhooks are served at https://127.0.0.1:{stack.webhook.port}.")
+    if stack.extender is not None:
+        lines.append(
+            f"Scheduler extender: {stack.extender_url}; a second kube-scheduler serves "
+            "schedulerName: grove-scheduler through it."
+        )
+    return "\n".join([*lines, "", "Press Ctrl-C to stop.", ""])
+
+
+async def _run_real(
+    args: argparse.Namespace, simulation: SimulationOptions, operator: OperatorOptions
+) -> int:
+    """``grove dev --k8s-assets``: the same stack on a real control plane."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    options = StackOptions(
+        nodes=args.nodes,
+        shape=simulation.shape,
+        simulation=simulation,
+        webhook=args.operator and args.webhook,
+        operator=replace(operator, leader_election=True) if args.operator else None,
+    )
+    try:
+        async with real_cluster(args.k8s_assets, options) as stack:
+            kubeconfig = _absolute(args.kubeconfig)
+            shutil.copyfile(stack.plane.kubeconfig_path, kubeconfig)
+            print(_real_usage(args, stack), flush=True)
+            await stop.wait()
+    except (ControlPlaneError, NetworkNamespaceError, FileNotFoundError) as e:
+        print(f"grove dev: --k8s-assets: {e}", file=sys.stderr)
+        return 1
+    return 0

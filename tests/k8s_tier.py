@@ -1,0 +1,63 @@
+"""The real-Kubernetes tier of the test suite (``make test-k8s``): with ``GROVE_K8S_ASSETS=DIR`` the
+session's cluster is a real control plane started from those binaries (:mod:`grove.envtest`), with Grove
+installed as in a cluster: fake nodes and kubelets over HTTP, the webhooks and the scheduler extender
+under their ServiceAccounts, and a second kube-scheduler running ``deploy/scheduler``'s configuration.
+The tests' operators run per test namespace under the operator's ServiceAccount (the ``operator``
+fixture)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from grove.devcluster.simulation import SimulationOptions
+from grove.envtest.controlplane import ControlPlane, ControlPlaneOptions
+from grove.envtest.stack import StackOptions, ThreadedKubernetesStack
+
+# As the e2e package's dev cluster (package_cluster.FAST_KUBELETS): containers exit on SIGTERM.
+FAST_KUBELETS = SimulationOptions(
+    start_delay=0.05, init_container_duration=0.05, gate_recheck_interval=0.2, exit_on_sigterm_after=0.05
+)
+
+
+@dataclass
+class K8sTier:
+    """The session's real control plane and the Grove stack on it."""
+
+    plane: ControlPlane
+    stack: ThreadedKubernetesStack
+
+    @property
+    def operator_kubeconfig(self) -> str:
+        """A kubeconfig holding the ``grove-system/grove-operator`` ServiceAccount's token."""
+        return self.stack.stack.operator_kubeconfig
+
+    def fail_node(self, name: str, *, unreachable: bool = False) -> None:
+        """Fail a fake node (see :meth:`grove.envtest.kubelet.HttpKubelets.fail_node`)."""
+        kubelets = self.stack.stack.kubelets
+        assert kubelets is not None
+        self.stack.call(kubelets.fail_node, name, unreachable=unreachable)
+
+    def recover_node(self, name: str) -> None:
+        """Bring a failed fake node back."""
+        kubelets = self.stack.stack.kubelets
+        assert kubelets is not None
+        self.stack.call(kubelets.recover_node, name)
+
+
+@contextlib.contextmanager
+def k8s_tier(assets: Path, nodes: int = 40) -> Iterator[K8sTier]:
+    """Start the control plane (in this, the main, thread: see :mod:`grove.envtest.controlplane`) and the
+    stack; stop both afterwards."""
+    plane = ControlPlane(ControlPlaneOptions(assets=assets)).start()
+    try:
+        stack = ThreadedKubernetesStack(plane, StackOptions(nodes=nodes, simulation=FAST_KUBELETS))
+        stack.start(timeout=120.0)
+        try:
+            yield K8sTier(plane, stack)
+        finally:
+            stack.stop()
+    finally:
+        plane.stop()
