@@ -58,9 +58,7 @@ class ClusterHandle:
 def require_dev(cluster: ClusterHandle, what: str = "fault injection") -> ThreadedDevCluster:
     """The dev cluster handle, or skip: a real cluster has no ``what``."""
     if cluster.dev is None:
-        pytest.skip(
-            f"needs the embedded dev cluster ({what}); this run is on a real cluster"
-        )
+        pytest.skip(f"needs the embedded dev cluster ({what}); this run is on a real cluster")
     return cluster.dev
 
 
@@ -147,13 +145,23 @@ async def client(cluster: ClusterHandle) -> AsyncIterator[Client]:
 
 @pytest_asyncio.fixture
 async def namespace(cluster: ClusterHandle) -> AsyncIterator[str]:
-    """A fresh namespace, deleted (without waiting) at the end."""
+    """A fresh namespace, deleted (without waiting) at the end. On a real cluster it is handed out once its
+    ``default`` ServiceAccount exists: until kube-controller-manager creates it, pod creates are refused."""
     name = f"t-{uuid.uuid4().hex[:10]}"
     configuration = k8s.Configuration()
     await k8s_config.load_kube_config(config_file=cluster.kubeconfig, client_configuration=configuration)
     async with k8s.ApiClient(configuration) as api:
         core = k8s.CoreV1Api(api)
         await core.create_namespace({"metadata": {"name": name, "labels": {"grove.test/ephemeral": "true"}}})
+        if cluster.dev is None:
+
+            async def has_default_account() -> bool:
+                accounts = await core.list_namespaced_service_account(
+                    name, field_selector="metadata.name=default"
+                )
+                return bool(accounts.items)
+
+            await _wait_for(has_default_account, timeout=30.0, message=f"ServiceAccount {name}/default")
         try:
             yield name
         finally:

@@ -29,7 +29,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,10 @@ class ControlPlaneOptions:
     scheduler: bool = True
     start_timeout: float = 90.0
     apiserver_args: Sequence[str] = ()
-    """Extra kube-apiserver flags (``--name=value``), e.g. an audit policy."""
+    """Extra kube-apiserver flags (``--name=value``)."""
+    audit_policy: Mapping[str, Any] | None = None
+    """An ``audit.k8s.io/v1`` Policy: the API server then logs events as JSON lines to
+    :attr:`ControlPlane.audit_log` (how tests and benchmarks see what each user really sent)."""
     controller_manager_args: Sequence[str] = ()
 
 
@@ -246,6 +249,7 @@ class ControlPlane:
                 "--requestheader-extra-headers-prefix=X-Remote-Extra-",
                 f"--proxy-client-cert-file={proxy_client.cert_file}",
                 f"--proxy-client-key-file={proxy_client.key_file}",
+                *self._audit_args(),
                 *self.options.apiserver_args,
             ],
         )
@@ -289,6 +293,23 @@ class ControlPlane:
                     "--leader-elect=false",
                 ],
             )
+
+    @property
+    def audit_log(self) -> Path:
+        """Where the API server writes audit events (with ``audit_policy``)."""
+        return self.workdir / "audit.log"
+
+    def _audit_args(self) -> list[str]:
+        if self.options.audit_policy is None:
+            return []
+        policy = self.workdir / "audit-policy.yaml"
+        policy.write_text(yaml.safe_dump(dict(self.options.audit_policy)))
+        return [
+            f"--audit-policy-file={policy}",
+            f"--audit-log-path={self.audit_log}",
+            "--audit-log-format=json",
+            "--audit-log-maxsize=0",
+        ]
 
     def _start_etcd(self) -> str:
         client_port, peer_port = free_port(), free_port()
