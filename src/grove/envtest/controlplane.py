@@ -368,6 +368,11 @@ class ControlPlane:
             f"log tail:\n{self._tail('kube-apiserver')}"
         )
 
+    @property
+    def pids(self) -> dict[str, int]:
+        """Process IDs of what runs, by name (etcd, kube-apiserver, ...)."""
+        return {p.name: p.popen.pid for p in self._processes}
+
     def check_alive(self) -> None:
         """Raise :class:`ControlPlaneError` naming the first process that exited, with its log's tail."""
         for p in self._processes:
