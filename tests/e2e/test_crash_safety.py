@@ -4,7 +4,10 @@ expected state, with no object ever created twice or deleted by mistake (see ``s
 
 Kill points are counted in writes: the operator dies right after the n-th write the dev cluster stores in
 the test's namespace since its last start, synchronously inside that write (so when the write was the
-operator's own, it dies with the request sent and the answer lost, the window a crash hits hardest). The
+operator's own, it dies with the request sent and the answer lost, the window a crash hits hardest). On a
+real control plane the writes are those of the scenario's kinds (pods, PodCliques, scaling groups, PodGangs,
+Services, PodCliqueSets), seen through watches of the namespace: the operator dies just after the n-th of
+them, usually with more requests of the same reconcile in flight. The
 gaps n are drawn from a seeded RNG (``GROVE_CRASH_SEED`` to choose another seed); the run is reproducible
 in where the kills fall in the write stream, not in thread timing. Each phase has its share of the kill
 points; those a phase does not reach before it converges are spent at the end in the steady state (kill,
@@ -20,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from .scenario import PHASES, Ledger, wait_exact
+from .scenario import PHASES, Ledger, recording, wait_exact
 
 SEED = int(os.environ.get("GROVE_CRASH_SEED", "5"))
 KILL_PLAN = ((6, 20), (6, 20), (4, 8), (4, 4))
@@ -56,7 +59,8 @@ class Killer:
             self._armed = self._budget > 0 and len(self.kills) < len(self.gaps)
 
     def on_event(self, rtype: Any, ev: Any) -> None:
-        """The store subscriber: runs on the cluster's loop, inside the write."""
+        """The store subscriber: runs on the cluster's loop, inside the write (on a real cluster: the
+        watches' callback, on the test's loop)."""
         self.ledger.on_event(rtype, ev)
         if ev.namespace != self.ledger.namespace:
             return
@@ -82,17 +86,16 @@ async def test_operator_killed_at_20_points_converges_exactly(
     operator: Any,
     namespace: str,
     client: Any,
-    dev: Any,
+    cluster: Any,
     timeout: float,  # noqa: ASYNC109 - a deadline
 ) -> None:
     if not operator.in_process:
-        pytest.skip("needs an in-process operator to kill")
+        pytest.skip("needs an in-process operator to kill; GROVE_TEST_KUBECONFIG points at a real cluster")
     rng = random.Random(SEED)
     gaps = [rng.randint(1, max_gap) for kills, max_gap in KILL_PLAN for _ in range(kills)]
-    ledger = Ledger(namespace, dev.cluster.store)
+    ledger = Ledger(namespace, cluster.dev.cluster.store if cluster.dev is not None else None)
     killer = Killer(operator, ledger, gaps)
-    unsubscribe = dev.call(dev.cluster.store.subscribe, killer.on_event)
-    try:
+    async with recording(cluster, client, namespace, killer.on_event) as ledger.feed:
         per_phase = []
         for phase, (budget, _) in zip(PHASES, KILL_PLAN, strict=True):
             before = len(killer.kills)
@@ -107,11 +110,9 @@ async def test_operator_killed_at_20_points_converges_exactly(
             killer.kills.append("in the steady state")
             operator.start()
             await wait_exact(client, namespace, PHASES[-1], timeout)
-    finally:
-        dev.call(unsubscribe)
-    report = f"seed {SEED}, gaps {gaps}; " + "; ".join(per_phase) + "\n  " + "\n  ".join(killer.kills)
-    assert len(killer.kills) == KILLS, report
-    await ledger.settle(timeout)
+        report = f"seed {SEED}, gaps {gaps}; " + "; ".join(per_phase) + "\n  " + "\n  ".join(killer.kills)
+        assert len(killer.kills) == KILLS, report
+        await ledger.settle(timeout)
     problems = ledger.problems(PHASES, namespace)
     assert problems == [], report + "\n" + "\n".join(problems)
     print(report)
