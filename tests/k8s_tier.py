@@ -28,6 +28,11 @@ AUDIT_POLICY = {
     ],
 }
 
+# A webhook (or aggregated API) referenced by a `service` resolves to the Service's endpoints, not its
+# ClusterIP (no kube-proxy here): how the dev cluster resolves them, so a test webhook on 127.0.0.1 behind a
+# Service with hand-written Endpoints is reachable on both tiers.
+APISERVER_ARGS = ("--enable-aggregator-routing=true",)
+
 # As the e2e package's dev cluster (package_cluster.FAST_KUBELETS): containers exit on SIGTERM.
 FAST_KUBELETS = SimulationOptions(
     start_delay=0.05, init_container_duration=0.05, gate_recheck_interval=0.2, exit_on_sigterm_after=0.05
@@ -63,7 +68,9 @@ class K8sTier:
 def k8s_tier(assets: Path, nodes: int = 40) -> Iterator[K8sTier]:
     """Start the control plane (in this, the main, thread: see :mod:`grove.envtest.controlplane`) and the
     stack; stop both afterwards."""
-    plane = ControlPlane(ControlPlaneOptions(assets=assets, audit_policy=AUDIT_POLICY)).start()
+    plane = ControlPlane(
+        ControlPlaneOptions(assets=assets, audit_policy=AUDIT_POLICY, apiserver_args=APISERVER_ARGS)
+    ).start()
     try:
         stack = ThreadedKubernetesStack(plane, StackOptions(nodes=nodes, simulation=FAST_KUBELETS))
         stack.start(timeout=120.0)

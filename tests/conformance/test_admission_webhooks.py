@@ -1,8 +1,11 @@
 """Admission webhooks called by the dev cluster as kube-apiserver calls them, checked with a tiny webhook
-served by the test over HTTPS and with real kubectl (whose output must be kube-apiserver's, word for word).
+served by the test over HTTPS (a certificate for 127.0.0.1, its CA as the configurations' caBundle) and with
+real kubectl (whose output must be kube-apiserver's, word for word).
 
-The webhook runs in the test process, which a real cluster cannot reach: these tests need the dev cluster.
-kubectl runs in a thread, so the test's event loop keeps answering the webhook calls it causes.
+The webhook runs in the test process: the dev cluster and the real control plane the session started
+(``GROVE_K8S_ASSETS``, loopback in the same network namespace) can call it; a cluster behind
+``GROVE_TEST_KUBECONFIG`` cannot, so there the tests skip. kubectl runs in a thread, so the test's event loop
+keeps answering the webhook calls it causes.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import asyncio
 import base64
 import json
 import ssl
+import subprocess
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -23,8 +27,6 @@ from aiohttp import web
 from conformance_helpers import widget
 
 from grove.webhook.certs import generate_bundle
-
-pytestmark = pytest.mark.devonly
 
 ADMISSION = "/apis/admissionregistration.k8s.io/v1"
 
@@ -65,6 +67,8 @@ class TinyWebhook:
         self.delay = 0.0
         self.bundle = generate_bundle("tiny", ["127.0.0.1", "localhost", "tiny.webhooks.svc"])
         self.port = 0
+        # The address a Service's Endpoints name for this webhook (see _endpoint_address).
+        self.endpoint_ip = "127.0.0.1"
         self._runner: web.AppRunner | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="tiny-webhook-")
 
@@ -90,7 +94,8 @@ class TinyWebhook:
             }
         )
 
-    async def start(self) -> None:
+    async def start(self, extra_hosts: tuple[str, ...] = ()) -> None:
+        """Serve on 127.0.0.1 (and ``extra_hosts``) on one free port."""
         d = Path(self._dir.name)
         (d / "tls.crt").write_bytes(self.bundle.cert)
         (d / "tls.key").write_bytes(self.bundle.key)
@@ -103,6 +108,8 @@ class TinyWebhook:
         site = web.TCPSite(self._runner, "127.0.0.1", 0, ssl_context=ctx)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        for host in extra_hosts:
+            await web.TCPSite(self._runner, host, self.port, ssl_context=ctx).start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -110,10 +117,35 @@ class TinyWebhook:
         self._dir.cleanup()
 
 
+# kube-apiserver refuses loopback addresses in Endpoints, and the private network namespace of the real tier
+# has only loopback: the webhook also listens on a documentation address (TEST-NET-1) added to `lo` there.
+ENDPOINT_IP = "192.0.2.10"
+
+
+def _endpoint_address() -> str:
+    """ENDPOINT_IP on this network namespace's loopback interface (the real tier's private namespace)."""
+    result = subprocess.run(
+        ["ip", "addr", "add", f"{ENDPOINT_IP}/32", "dev", "lo"], capture_output=True, text=True, check=False
+    )
+    if (
+        result.returncode != 0
+        and "already assigned" not in result.stderr
+        and "File exists" not in result.stderr
+    ):
+        raise AssertionError(f"ip addr add {ENDPOINT_IP}/32 dev lo: {result.stderr}")
+    return ENDPOINT_IP
+
+
 @pytest_asyncio.fixture
-async def tiny(dev: Any) -> AsyncIterator[TinyWebhook]:
+async def tiny(cluster: Any) -> AsyncIterator[TinyWebhook]:
+    if cluster.dev is None and cluster.k8s is None:
+        pytest.skip(
+            "the API server must reach the test process's webhook on 127.0.0.1 (GROVE_TEST_KUBECONFIG)"
+        )
     hook = TinyWebhook()
-    await hook.start()
+    if cluster.k8s is not None:
+        hook.endpoint_ip = _endpoint_address()
+    await hook.start(() if hook.endpoint_ip == "127.0.0.1" else (hook.endpoint_ip,))
     try:
         yield hook
     finally:
@@ -224,7 +256,9 @@ async def test_configurations_are_defaulted_and_validated(raw: Any, configs: Con
         fields["webhooks[0].sideEffects"]
         == 'Unsupported value: "Some": supported values: "None", "NoneOnDryRun"'
     )
-    assert fields["webhooks[0].clientConfig.url"].endswith("'https' is the only allowed URL scheme")
+    assert fields["webhooks[0].clientConfig.url"] == (
+        "Invalid value: \"http\": 'https' is the only allowed URL scheme; desired format: https://host[/path]"
+    )
     out = await run(kubectl, "get", "validatingwebhookconfigurations")
     assert out.returncode == 0 and obj["metadata"]["name"] in out.stdout
 
@@ -454,7 +488,7 @@ async def test_timeout_and_ca_bundle_are_enforced(
     out = await run(kubectl, "create", "-f", "-", input=configmap("b", namespace, {"t": "ca"}))
     assert out.returncode == 1
     assert 'failed calling webhook "untrusted.tiny.grove.io"' in out.stderr
-    assert "certificate verify failed" in out.stderr
+    assert "tls: failed to verify certificate: x509: certificate signed by unknown authority" in out.stderr
     assert "/ok" not in tiny.requests
 
 
@@ -471,7 +505,9 @@ async def test_service_reference_resolves_through_endpoints(
     await raw.ok("POST", "/api/v1/namespaces/webhooks/services", svc)
     endpoints = {
         "metadata": {"name": "tiny"},
-        "subsets": [{"addresses": [{"ip": "127.0.0.1"}], "ports": [{"name": "https", "port": tiny.port}]}],
+        "subsets": [
+            {"addresses": [{"ip": tiny.endpoint_ip}], "ports": [{"name": "https", "port": tiny.port}]}
+        ],
     }
     await raw.ok("PUT", "/api/v1/namespaces/webhooks/endpoints/tiny", endpoints)
     hook = configs.hook("service.tiny.grove.io", "/via-service")

@@ -131,19 +131,34 @@ def _client_config_causes(field: str, cc: Any) -> list[Cause]:
         ]
     causes: list[Cause] = []
     if url:
+        # As k8s.io/apiserver's ValidateWebhookURL: the offending part is the invalid value.
+        form = "; desired format: https://host[/path]"
         parts = urlsplit(str(url))
+        host = parts.netloc.rpartition("@")[2]
         if parts.scheme != "https":
-            causes.append(errors.invalid_value(f"{field}.url", url, "'https' is the only allowed URL scheme"))
-        if not parts.hostname:
-            causes.append(errors.invalid_value(f"{field}.url", url, "host must be specified"))
-        if parts.username or parts.password:
-            causes.append(
-                errors.invalid_value(f"{field}.url", url, "user information is not permitted in the URL")
-            )
-        if parts.fragment or parts.query:
             causes.append(
                 errors.invalid_value(
-                    f"{field}.url", url, "fragments and query parameters are not permitted in the URL"
+                    f"{field}.url", parts.scheme, "'https' is the only allowed URL scheme" + form
+                )
+            )
+        if not host:
+            causes.append(errors.invalid_value(f"{field}.url", host, "host must be specified" + form))
+        if "@" in parts.netloc:
+            causes.append(
+                errors.invalid_value(
+                    f"{field}.url",
+                    parts.netloc.rpartition("@")[0],
+                    "user information is not permitted in the URL",
+                )
+            )
+        if parts.fragment:
+            causes.append(
+                errors.invalid_value(f"{field}.url", parts.fragment, "fragments are not permitted in the URL")
+            )
+        if parts.query:
+            causes.append(
+                errors.invalid_value(
+                    f"{field}.url", parts.query, "query parameters are not permitted in the URL"
                 )
             )
     else:
@@ -649,7 +664,7 @@ class WebhookDispatcher:
             raise _CallFailed(f'Post "{target}": context deadline exceeded') from None
         except aiohttp.ClientConnectorCertificateError as e:
             raise _CallFailed(
-                f'Post "{target}": tls: failed to verify certificate: {e.certificate_error}'
+                f'Post "{target}": tls: failed to verify certificate: {_x509_reason(e.certificate_error)}'
             ) from None
         except aiohttp.ClientConnectorError as e:
             why = "connection refused" if isinstance(e.os_error, ConnectionRefusedError) else str(e.os_error)
@@ -736,3 +751,17 @@ def _rejection(webhook: str, status: Any) -> ApiError:
         message = f"{denied} without explanation"
     details = st.get("details") if isinstance(st.get("details"), dict) else None
     return ApiError(max(code, 400), reason, message, details=details)
+
+
+# OpenSSL verify codes of a chain that leads to no trusted root (crypto/x509's UnknownAuthorityError).
+_UNKNOWN_AUTHORITY = {2, 18, 19, 20, 21}
+
+
+def _x509_reason(error: Exception) -> str:
+    """Go's crypto/x509 wording of a certificate verification failure, as kube-apiserver reports it."""
+    code = getattr(error, "verify_code", None)
+    if code in _UNKNOWN_AUTHORITY:
+        return "x509: certificate signed by unknown authority"
+    if code in (9, 10):
+        return "x509: certificate has expired or is not yet valid"
+    return str(error)
