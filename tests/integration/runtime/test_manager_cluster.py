@@ -41,7 +41,8 @@ async def running_manager(
         else None
     )
     mgr = Manager(client, ManagerOptions(metrics_port=0, leader_election=election, informer_options=FAST))
-    informer = mgr.informer(CONFIGMAPS, namespace=namespace)
+    # Only the test's ConfigMaps: the root CA publisher's kube-root-ca.crt would take the (gated) worker.
+    informer = mgr.informer(CONFIGMAPS, namespace=namespace, field_selector="metadata.name!=kube-root-ca.crt")
 
     async def reconcile(req: Request) -> None:
         if gate is not None:
@@ -231,7 +232,8 @@ async def test_controllers_without_leader_election_run_on_a_standby(
     mgr = Manager(
         mgr_client, ManagerOptions(metrics_port=None, leader_election=election, informer_options=FAST)
     )
-    informer = mgr.informer(CONFIGMAPS, namespace=namespace)
+    # Only the test's ConfigMaps: the root CA publisher's kube-root-ca.crt would take the (gated) worker.
+    informer = mgr.informer(CONFIGMAPS, namespace=namespace, field_selector="metadata.name!=kube-root-ca.crt")
     free: list[str] = []
     gated: list[str] = []
 
@@ -258,7 +260,8 @@ async def test_sigterm_stops_the_manager_gracefully(
     cluster: Any, client: Client, namespace: str, wait_for: WaitFor
 ) -> None:
     mgr = Manager(client, ManagerOptions(metrics_port=None, handle_signals=True, informer_options=FAST))
-    informer = mgr.informer(CONFIGMAPS, namespace=namespace)
+    # Only the test's ConfigMaps: the root CA publisher's kube-root-ca.crt would take the (gated) worker.
+    informer = mgr.informer(CONFIGMAPS, namespace=namespace, field_selector="metadata.name!=kube-root-ca.crt")
     seen: list[str] = []
 
     async def reconcile(req: Request) -> None:
