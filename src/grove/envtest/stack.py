@@ -20,6 +20,7 @@ On top of a started :class:`~grove.envtest.controlplane.ControlPlane`:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -173,6 +174,21 @@ class KubernetesStack:
                 "--secure-port=0",
             ],
         )
+
+    async def restart_extender(self) -> ExtenderService:
+        """Stop the extender gracefully and start a new replica on the same port (the second kube-scheduler
+        keeps calling the same URL) with a client of its own: a restarted extender pod, whose ledger is
+        rebuilt from the cluster."""
+        old, sock = self.extender, self._extender_sock
+        if old is None or sock is None:
+            raise RuntimeError("the extender is not running")
+        await old.stop()
+        sock.close()  # the server closed it already; the new replica binds the port again
+        self._extender_sock = socket.create_server(("127.0.0.1", old.options.port))
+        client = await self._client(self.scheduler_kubeconfig, user_agent=EXTENDER_USER_AGENT)
+        self.extender = ExtenderService(client, dataclasses.replace(old.options, sock=self._extender_sock))
+        await self.extender.start()
+        return self.extender
 
     def scheduler_config(self) -> dict[str, Any]:
         """``deploy/scheduler/kube-scheduler-config.yaml`` with this stack's extender and credentials."""

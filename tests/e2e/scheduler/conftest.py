@@ -1,19 +1,22 @@
-"""The stack ``grove dev`` runs, for the placement tests: a dev cluster with 40 fake nodes (2 zones x 2 blocks
-x 2 racks x 5 hosts, 8 cpu each), the kube-scheduler stand-in serving ``grove-scheduler`` through the
-scheduler extender, the ``dev-topology`` ClusterTopologyBinding and the operator. One per test package;
-every test works in its own namespace and leaves the nodes empty and healthy."""
+"""The stack ``grove dev`` runs, for the placement tests: 40 fake nodes (2 zones x 2 blocks x 2 racks x 5
+hosts, 8 cpu each), a kube-scheduler serving ``grove-scheduler`` through the scheduler extender, the
+``dev-topology`` ClusterTopologyBinding and the operator. On the emulator: a dev cluster of the package's own,
+with the kube-scheduler stand-in and an operator for every namespace. On the real control plane
+(``GROVE_K8S_ASSETS``): the session's, its second kube-scheduler and in-process extender, and an operator per
+test namespace under the operator's ServiceAccount for the tests that need one (``grove_operator``). Every
+test works in its own namespace and leaves the nodes empty and healthy."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
 import pytest_asyncio
-from placement_helpers import FAST, Stack
+from placement_helpers import FAST, DevClusterStack, RealStack, Stack
 
 from grove.controllers.operator import OperatorOptions
+from grove.controllers.threaded import ThreadedOperator
 from grove.dev_command import OperatorComponent, prepare_dev_cluster
 from grove.devcluster import ThreadedDevCluster
 from grove.devcluster.cluster import DevCluster
@@ -28,10 +31,16 @@ NODES = 40
 
 
 @pytest.fixture(scope="package")
-def stack() -> Iterator[Stack]:
-    """The dev cluster with the extender (skipped on a real cluster: it needs the fake topology)."""
-    if os.environ.get("GROVE_TEST_KUBECONFIG"):
-        pytest.skip("needs the embedded dev cluster's fake node topology and in-process scheduler extender")
+def stack(cluster: Any) -> Iterator[Stack]:
+    """The stack (skipped against ``GROVE_TEST_KUBECONFIG``: it needs the fake topology and the extender
+    in-process)."""
+    if cluster.k8s is not None:
+        yield RealStack(cluster.k8s)
+        return
+    if cluster.dev is None:
+        pytest.skip(
+            "needs the fake node topology and an in-process scheduler extender (GROVE_TEST_KUBECONFIG)"
+        )
     extender = EmbeddedExtender(dev_topology(SHAPE), informer_options=FAST, settle_gc=False)
     dev_stack = DevStack.build(
         SimulationOptions(shape=SHAPE, start_delay=0.05, exit_on_sigterm_after=0.0), extender=extender
@@ -48,7 +57,7 @@ def stack() -> Iterator[Stack]:
     dev = ThreadedDevCluster(setup=setup, nodes=NODES, bookmark_interval=1.0, **dev_stack.cluster_kwargs())
     dev.start()
     try:
-        yield Stack(dev, extender)
+        yield DevClusterStack(dev, extender)
     finally:
         dev.stop()
 
@@ -57,7 +66,7 @@ def stack() -> Iterator[Stack]:
 async def client(stack: Stack) -> AsyncIterator[Client]:
     """A runtime client for the stack's cluster."""
     c = await Client.connect(
-        stack.dev.kubeconfig_path, metrics=RuntimeMetrics(), retry=RetryPolicy(max_retries=4, base_delay=0.02)
+        stack.kubeconfig, metrics=RuntimeMetrics(), retry=RetryPolicy(max_retries=4, base_delay=0.02)
     )
     try:
         yield c
@@ -66,13 +75,40 @@ async def client(stack: Stack) -> AsyncIterator[Client]:
 
 
 @pytest_asyncio.fixture
-async def ns(stack: Stack, client: Client) -> AsyncIterator[str]:
-    """A fresh namespace; afterwards its pods are deleted at once and the namespace removed."""
-    name = await stack.create_namespace(client)
+async def ns(stack: Stack, client: Client, wait: Any) -> AsyncIterator[str]:
+    """A fresh namespace; afterwards its pods are deleted at once and the namespace removed. On the real
+    control plane the nodes are the session's: first it waits for earlier tests' pods to be gone (and a node
+    failed by one to be back)."""
+    if stack.real:
+        await wait(lambda: stack.nodes_idle(client), deadline=60, message="the fake nodes empty and healthy")
+    name = await stack.create_namespace(client, wait)
     try:
         yield name
     finally:
         await stack.delete_namespace(client, name)
+
+
+@pytest.fixture
+def grove_operator(stack: Stack, ns: str) -> Iterator[None]:
+    """The operator serving ``ns``: the dev cluster's own, or on the real control plane one for the
+    namespace under the operator's ServiceAccount (its Lease in grove-system, where its Role allows)."""
+    if not isinstance(stack, RealStack):
+        yield
+        return
+    options = OperatorOptions(
+        namespace=ns,
+        metrics_port=None,
+        identity=f"grove-test-{ns}",
+        leader_election_namespace="grove-system",
+        leader_election_id=f"grove-test-{ns}",
+        informer_options=FAST,
+    )
+    operator = ThreadedOperator(stack.tier.operator_kubeconfig, options)
+    operator.start()
+    try:
+        yield
+    finally:
+        operator.stop()
 
 
 @pytest.fixture

@@ -7,8 +7,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from prometheus_client import generate_latest
 
@@ -17,8 +16,9 @@ from grove.devstack import DEV_TOPOLOGY, EmbeddedExtender
 from grove.runtime.client import Client, PatchType
 from grove.runtime.errors import NotFound
 from grove.runtime.informer import InformerOptions
-from grove.runtime.resources import NAMESPACES
+from grove.runtime.resources import NAMESPACES, SERVICE_ACCOUNTS
 from grove.scheduler.kinds import NODES, PODGANGS, PODS
+from grove.scheduler.service import ExtenderService
 from grove.scheduler.synthetic import GroupSpec, podgang
 
 FAST = InformerOptions(backoff_initial=0.05, backoff_cap=0.2, backoff_reset=5.0)
@@ -26,6 +26,7 @@ RACK = "topology.grove.io/rack"
 BLOCK = "topology.grove.io/block"
 GATE = "grove.io/podgang-pending-creation"
 Wait = Callable[..., Awaitable[Any]]
+T = TypeVar("T")
 
 
 def pod_body(
@@ -54,18 +55,46 @@ def pod_body(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": labels}, "spec": spec}
 
 
-@dataclass
 class Stack:
-    """The dev cluster and its extender (replaced when a test restarts it)."""
+    """Where the placement tests run: a cluster with 40 fake nodes (2 zones x 2 blocks x 2 racks x 5 hosts,
+    8 cpu each), a kube-scheduler serving ``grove-scheduler`` through the scheduler extender, and the
+    ``dev-topology`` ClusterTopologyBinding. :class:`DevClusterStack`: the package's own dev cluster;
+    :class:`RealStack`: the session's real control plane (``GROVE_K8S_ASSETS``)."""
 
-    dev: ThreadedDevCluster
-    extender: EmbeddedExtender
+    kubeconfig: str
+    real: bool = False
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """Run ``fn`` on the extender's loop (its state is read there)."""
+        raise NotImplementedError
+
+    def service(self) -> ExtenderService | None:
+        """The running extender (call on its loop)."""
+        raise NotImplementedError
+
+    def fail_node(self, name: str) -> None:
+        """The node's kubelet reports it NotReady."""
+        raise NotImplementedError
+
+    def recover_node(self, name: str) -> None:
+        raise NotImplementedError
+
+    def restart_extender(self) -> None:
+        """Stop the extender (gracefully) and start a new one on the same URL, with an empty ledger."""
+        raise NotImplementedError
 
     # ---- cluster objects ---------------------------------------------------------------------------------
 
-    async def create_namespace(self, client: Client) -> str:
+    async def create_namespace(self, client: Client, wait: Wait) -> str:
         name = f"e2e-{uuid.uuid4().hex[:8]}"
         await client.create(NAMESPACES, {"metadata": {"name": name}})
+        if self.real:
+            # A real API server refuses pods until kube-controller-manager made the default ServiceAccount.
+            async def has_default_account() -> bool:
+                accounts = await client.list(SERVICE_ACCOUNTS, name, field_selector="metadata.name=default")
+                return bool(accounts.items)
+
+            await wait(has_default_account, message=f"ServiceAccount {name}/default")
         return name
 
     async def delete_namespace(self, client: Client, namespace: str) -> None:
@@ -73,6 +102,20 @@ class Stack:
             with contextlib.suppress(NotFound):
                 await client.delete(PODS, p["metadata"]["name"], namespace, grace_period_seconds=0)
         await client.delete(NAMESPACES, namespace)
+
+    async def nodes_idle(self, client: Client) -> bool:
+        """No pod is bound to a node, and every node is Ready with no taint but the fake nodes' own (on a
+        shared cluster, earlier tests' pods may still be going, a recovered node's taints still on)."""
+        nodes = (await client.list(NODES)).items
+        for n in nodes:
+            ready = any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in n.get("status", {}).get("conditions", [])
+            )
+            if not ready or any(t["key"] != "fake-node" for t in n["spec"].get("taints") or ()):
+                return False
+        names = {n["metadata"]["name"] for n in nodes}
+        return not any(p["spec"].get("nodeName") in names for p in (await client.list(PODS)).items)
 
     async def racks(self, client: Client) -> dict[str, list[str]]:
         """Rack label value -> node names, in node order."""
@@ -84,38 +127,106 @@ class Stack:
     async def labels_of(self, client: Client) -> dict[str, dict[str, str]]:
         return {n["metadata"]["name"]: n["metadata"]["labels"] for n in (await client.list(NODES)).items}
 
-    # ---- the extender, on the cluster's loop ------------------------------------------------------------
+    # ---- the extender, on its loop ---------------------------------------------------------------------
 
     def ledger_knows(self, gang_key: str, pods: Iterable[str]) -> bool:
         def check() -> bool:
-            service = self.extender.service
+            service = self.service()
             if service is None:
                 return False
             gang = service.ledger.gangs.get(gang_key)
             return gang is not None and gang.gang is not None and all(p in service.ledger.pods for p in pods)
 
-        return self.dev.call(check)
+        return self.call(check)
 
     def planned(self, gang_key: str) -> dict[str, str]:
         def read() -> dict[str, str]:
-            assert self.extender.service is not None
-            gang = self.extender.service.ledger.gangs.get(gang_key)
+            service = self.service()
+            assert service is not None
+            gang = service.ledger.gangs.get(gang_key)
             return dict(gang.planned) if gang is not None else {}
 
-        return self.dev.call(read)
+        return self.call(read)
 
     def metric(self, name: str) -> float:
         """The sum of every series of the extender's metric ``name``."""
 
         def read() -> str:
-            assert self.extender.service is not None
-            return generate_latest(self.extender.service.manager.metrics.registry).decode()
+            service = self.service()
+            assert service is not None
+            return str(generate_latest(service.manager.metrics.registry).decode())
 
         total = 0.0
-        for line in self.dev.call(read).splitlines():
+        for line in self.call(read).splitlines():
             if line.startswith(name) and line[len(name) : len(name) + 1] in ("{", " "):
                 total += float(line.rsplit(" ", 1)[1])
         return total
+
+
+class DevClusterStack(Stack):
+    """The package's dev cluster and its extender (replaced when a test restarts it)."""
+
+    def __init__(self, dev: ThreadedDevCluster, extender: EmbeddedExtender) -> None:
+        self.dev = dev
+        self.extender = extender
+        self.kubeconfig = dev.kubeconfig_path
+        self.real = False
+
+    def call(self, fn: Callable[[], T]) -> T:
+        return self.dev.call(fn)
+
+    def service(self) -> ExtenderService | None:
+        return self.extender.service
+
+    def fail_node(self, name: str) -> None:
+        sim = self.dev.cluster.simulation
+        assert sim is not None
+        self.dev.call(sim.fail_node, name)
+
+    def recover_node(self, name: str) -> None:
+        sim = self.dev.cluster.simulation
+        assert sim is not None
+        self.dev.call(sim.recover_node, name)
+
+    def restart_extender(self) -> None:
+        old = self.extender
+
+        async def restart() -> EmbeddedExtender:
+            await old.stop()
+            new = EmbeddedExtender(
+                None, port=old.port, informer_options=old.options.informer_options, settle_gc=False
+            )
+            await self.dev.cluster.start_component(new)  # stopped with the cluster
+            return new
+
+        self.extender = self.dev.call(restart)
+
+
+class RealStack(Stack):
+    """The session's real control plane (:class:`k8s_tier.K8sTier`): HTTP fake kubelets, the second
+    kube-scheduler calling the stack's in-process extender."""
+
+    def __init__(self, tier: Any) -> None:
+        self.tier = tier
+        self.kubeconfig = str(tier.plane.kubeconfig_path)
+        self.real = True
+
+    def call(self, fn: Callable[[], T]) -> T:
+        result: T = self.tier.stack.call(fn)
+        return result
+
+    def service(self) -> ExtenderService | None:
+        service: ExtenderService | None = self.tier.stack.stack.extender
+        return service
+
+    def fail_node(self, name: str) -> None:
+        self.tier.fail_node(name)
+
+    def recover_node(self, name: str) -> None:
+        self.tier.recover_node(name)
+
+    def restart_extender(self) -> None:
+        self.tier.stack.call(self.tier.stack.stack.restart_extender)
 
 
 async def create_gang(

@@ -16,7 +16,7 @@ from grove.devstack import DEV_TOPOLOGY
 from grove.runtime.client import Client
 from grove.scheduler.kinds import PODGANGS, PODS
 
-pytestmark = pytest.mark.devonly
+pytestmark = pytest.mark.usefixtures("grove_operator")
 
 SAMPLES = Path(__file__).resolve().parents[3] / "deploy" / "samples"
 PCSG_LABEL = "grove.io/podcliquescalinggroup"

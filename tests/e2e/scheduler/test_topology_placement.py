@@ -1,13 +1,13 @@
-"""Topology-aware gang placement end to end: the kube-scheduler stand-in serves ``grove-scheduler`` through
-the extender on the dev cluster, pods run on fake kubelets. The cluster: 8 racks of 5 nodes (8 cpu each),
-two racks per block; gang pods ask for 7 cpu, so each needs a node of its own."""
+"""Topology-aware gang placement end to end: a kube-scheduler (the dev cluster's stand-in, or a real one on
+the real control plane) serves ``grove-scheduler`` through the extender, pods run on fake kubelets. The
+cluster: 8 racks of 5 nodes (8 cpu each), two racks per block; gang pods ask for 7 cpu, so each needs a node
+of its own."""
 
 from __future__ import annotations
 
 from collections import Counter
 from typing import Any
 
-import pytest
 from placement_helpers import (
     BLOCK,
     RACK,
@@ -20,13 +20,11 @@ from placement_helpers import (
     ungate,
 )
 
-from grove.devstack import DEV_TOPOLOGY, EmbeddedExtender
+from grove.devstack import DEV_TOPOLOGY
 from grove.runtime.client import Client, PatchType
 from grove.runtime.resources import EVENTS
 from grove.scheduler.kinds import PODGANGS, PODS
 from grove.scheduler.synthetic import GroupSpec, podgang
-
-pytestmark = pytest.mark.devonly
 
 
 def _pods(prefix: str, n: int) -> list[str]:
@@ -183,9 +181,7 @@ async def test_a_node_lost_mid_plan_triggers_a_new_plan(
     assert set(plan) == {f"{ns}/{n}" for n in names[1:]} and first in racks[target]
     lost = plan[f"{ns}/{names[1]}"]
     replans = stack.metric("grove_scheduler_gang_replans_total")
-    sim = stack.dev.cluster.simulation
-    assert sim is not None
-    stack.dev.call(sim.fail_node, lost)
+    stack.fail_node(lost)
     try:
         await wait(lambda: stack.metric("grove_scheduler_gang_replans_total") > replans, message="a new plan")
         assert lost not in stack.planned(f"{ns}/g").values()
@@ -194,7 +190,7 @@ async def test_a_node_lost_mid_plan_triggers_a_new_plan(
         assert lost not in placed.values()
         assert set(placed.values()) <= set(racks[target])
     finally:
-        stack.dev.call(sim.recover_node, lost)
+        stack.recover_node(lost)
 
 
 async def test_ordinary_pods_are_unaffected(stack: Stack, client: Client, ns: str, wait: Wait) -> None:
@@ -231,18 +227,8 @@ async def test_a_restarted_extender_rebuilds_its_ledger_from_the_cluster(
     first = await bound_nodes(client, ns, names[:2], wait)
     assert {n for n in first.values()} <= set(racks[home])
 
-    old = stack.extender
-
-    async def restart() -> EmbeddedExtender:
-        await old.stop()
-        new = EmbeddedExtender(
-            None, port=old.port, informer_options=old.options.informer_options, settle_gc=False
-        )
-        await stack.dev.cluster.start_component(new)  # stopped with the cluster
-        return new
-
-    stack.extender = stack.dev.call(restart)
-    service = stack.extender.service
+    stack.restart_extender()
+    service = stack.call(stack.service)
     assert service is not None
     assert stack.planned(f"{ns}/g") == {}
     await ungate(client, ns, names[2:])
