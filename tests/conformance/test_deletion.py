@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import pytest
 from conformance_helpers import pod
 
 CM = "/api/v1/namespaces/{ns}/configmaps"
@@ -175,8 +174,7 @@ async def test_unbound_pod_is_deleted_at_once(raw: Any, namespace: str) -> None:
     assert not await _exists(raw, f"{ppath}/p")
 
 
-@pytest.mark.devonly
-async def test_bound_pod_stays_terminating_until_kubelet_confirms(raw: Any, dev: Any, namespace: str) -> None:
+async def test_bound_pod_stays_terminating_until_kubelet_confirms(raw: Any, namespace: str) -> None:
     ppath = f"/api/v1/namespaces/{namespace}/pods"
     await raw.ok("POST", ppath, pod("p"))
     binding = {
@@ -245,8 +243,28 @@ async def test_deleting_namespace_removes_its_content(raw: Any, wait_for: Any) -
     await wait_for(lambda: _gone(raw, f"/api/v1/namespaces/{name}"), timeout=30, message="namespace removed")
 
 
-@pytest.mark.devonly
-async def test_pod_gc_deletes_pods_of_missing_nodes(dev: Any, wait_for: Any) -> None:
+async def test_pod_gc_deletes_pods_of_missing_nodes(
+    cluster: Any, raw: Any, namespace: str, wait_for: Any
+) -> None:
+    if cluster.dev is None:
+        # kube-controller-manager's pod GC: a pod bound to a Node that no longer exists is deleted once the
+        # Node has been missing for its quarantine (40 s), checked every 20 s.
+        node = f"gone-{namespace}"
+        await raw.ok("POST", "/api/v1/nodes", {"metadata": {"name": node}})
+        ppath = f"/api/v1/namespaces/{namespace}/pods"
+        await raw.ok("POST", ppath, pod("p"))
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "p"}}
+        await raw.ok("POST", f"{ppath}/p/binding", {**binding, "target": {"kind": "Node", "name": node}})
+        await raw.ok("DELETE", f"{ppath}/p")
+        assert (await raw.ok("GET", f"{ppath}/p"))["metadata"]["deletionTimestamp"]
+        await raw.ok("DELETE", f"/api/v1/nodes/{node}")
+        await wait_for(
+            lambda: _gone(raw, f"{ppath}/p"),
+            timeout=120,
+            interval=1.0,
+            message="pod of a deleted node collected",
+        )
+        return
     from grove.devcluster import DevCluster
 
     cluster = DevCluster(pod_gc_quarantine=0.05)

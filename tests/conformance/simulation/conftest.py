@@ -1,10 +1,10 @@
 """Fixtures for the nodes/kubelet/scheduler conformance tests.
 
-These tests need nodes, kubelets and a scheduler. Against a real cluster (``GROVE_TEST_KUBECONFIG``) they
-use it as it is; otherwise this package gets its own dev cluster with 40 fake nodes (the session's shared
-cluster has none, so nothing else sees pods scheduled and run). ``cluster`` and ``kubectl`` are overridden
-for this package (``dev`` too, with this package's skip reason); ``namespace`` and ``api_client`` follow
-them.
+These tests need nodes, kubelets and a scheduler. On a real cluster (the real tier's control plane with its
+40 HTTP fake nodes, or ``GROVE_TEST_KUBECONFIG``) they use it as it is; otherwise this package gets its own
+dev cluster with 40 fake nodes (the session's shared cluster has none, so nothing else sees pods scheduled
+and run). ``cluster`` and ``kubectl`` are overridden for this package (``dev`` too, with this package's skip
+reason); ``namespace`` and ``api_client`` follow them.
 """
 
 from __future__ import annotations
@@ -31,12 +31,9 @@ def cluster(cluster: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def dev(cluster: Any) -> Any:
-    """The dev cluster handle; skips on a real cluster."""
+    """This package's dev cluster handle; skips elsewhere (tests that use it say what for)."""
     if cluster.dev is None:
-        pytest.skip(
-            "needs the embedded dev cluster (fake kubelets, node failure or its scheduler's exact state); "
-            "GROVE_TEST_KUBECONFIG points at a real cluster"
-        )
+        pytest.skip("needs this package's dev cluster and its kubelet simulation's hooks")
     return cluster.dev
 
 

@@ -73,3 +73,15 @@ def unschedulable_message(histogram: str, preemption: str, nodes: int) -> str:
         f"0/{nodes} nodes are available: {histogram}. no new claims to deallocate, "
         f"preemption: 0/{nodes} nodes are available: {preemption}."
     )
+
+
+def add_init_container_gate(cluster: Any, gate: Any) -> Any:
+    """Hold init containers until ``gate(pod, init_container)`` holds, on the fake kubelets of either tier
+    (the dev cluster's simulation, or the real tier's HTTP kubelets); returns a callable removing the gate."""
+    if cluster.dev is not None:
+        dev = cluster.dev
+        remove = dev.call(dev.cluster.simulation.add_init_container_gate, gate)
+        return lambda: dev.call(remove)
+    stack = cluster.k8s.stack
+    remove = stack.call(stack.stack.kubelets.add_init_container_gate, gate)
+    return lambda: stack.call(remove)

@@ -9,7 +9,15 @@ from typing import Any
 import pytest
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import watch
-from simulation_helpers import BUSYBOX, HOSTNAME, condition, is_running_ready, pod, read
+from simulation_helpers import (
+    BUSYBOX,
+    HOSTNAME,
+    add_init_container_gate,
+    condition,
+    is_running_ready,
+    pod,
+    read,
+)
 
 Wait = Callable[..., Awaitable[Any]]
 
@@ -121,10 +129,15 @@ async def _gone(core: k8s.CoreV1Api, namespace: str, name: str) -> bool:
 
 @pytest.mark.devonly
 async def test_grace_period_is_waited_out_then_the_kubelet_confirms_with_a_terminal_status(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
+    cluster: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
 ) -> None:
     """The fake containers ignore SIGTERM: they are killed (137) when the grace period ends, the kubelet
     posts phase Failed and deletes the pod with grace period 0."""
+    if cluster.dev is None:
+        pytest.skip(
+            "needs fake kubelets whose containers ignore SIGTERM (this package's dev cluster); the real "
+            "tier's session kubelets exit on SIGTERM, as the e2e suite needs"
+        )
     core = k8s.CoreV1Api(api_client)
     await core.create_namespaced_pod(namespace, pod("slow", grace=2))
     await core.create_namespaced_pod(namespace, pod("quick", grace=0))
@@ -162,23 +175,20 @@ async def test_grace_period_is_waited_out_then_the_kubelet_confirms_with_a_termi
     assert condition(p, "Ready").status == "False" and condition(p, "Ready").reason == "PodFailed"
 
 
-@pytest.mark.devonly
 async def test_init_container_gate_holds_the_pod_until_its_condition_holds(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
+    cluster: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
 ) -> None:
     core = k8s.CoreV1Api(api_client)
-    store = dev.cluster.store
+    # The condition: ConfigMap "go" exists (the test records creating it; the gate runs on the kubelets'
+    # loop, which cannot block on an API call).
+    created: set[str] = set()
 
     def gate(p: dict[str, Any], init_container: dict[str, Any]) -> bool:
         if p["metadata"]["namespace"] != namespace or init_container["name"] != "wait-for-go":
             return True
-        try:
-            store.get("configmaps", "go", namespace)
-        except Exception:
-            return False
-        return True
+        return "go" in created
 
-    remove = dev.call(dev.cluster.simulation.add_init_container_gate, gate)
+    remove = add_init_container_gate(cluster, gate)
     try:
         inits = [{"name": "wait-for-go", "image": BUSYBOX, "command": ["sh", "-c", "true"]}]
         await core.create_namespaced_pod(namespace, pod("held", initContainers=inits))
@@ -206,6 +216,7 @@ async def test_init_container_gate_holds_the_pod_until_its_condition_holds(
         assert initialized.message == "containers with incomplete status: [wait-for-go]"
 
         await core.create_namespaced_config_map(namespace, {"metadata": {"name": "go"}})
+        created.add("go")
 
         async def held_running() -> bool:
             p = await read(core, namespace, "held")
@@ -213,12 +224,11 @@ async def test_init_container_gate_holds_the_pod_until_its_condition_holds(
 
         await wait_for(held_running, message="gated pod Running once the condition holds")
     finally:
-        dev.call(remove)
+        remove()
 
 
-@pytest.mark.devonly
 async def test_kubelet_rejects_a_pod_bound_to_a_node_it_does_not_fit(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
+    api_client: k8s.ApiClient, namespace: str, wait_for: Wait
 ) -> None:
     core = k8s.CoreV1Api(api_client)
     await core.create_namespaced_pod(namespace, pod("huge", cpu="9", nodeName="fake-node-038"))

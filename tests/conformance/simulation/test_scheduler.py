@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 from kubernetes_asyncio import client as k8s
 from simulation_helpers import (
     HOSTNAME,
@@ -148,9 +147,8 @@ async def test_gated_pod_waits_with_scheduling_gated_until_the_gate_is_removed(
     await wait_for(lambda: _running(core, namespace, "gated"), message="pod Running once its gate is removed")
 
 
-@pytest.mark.devonly
 async def test_untolerated_taint_keeps_pods_off_the_fake_nodes(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
+    api_client: k8s.ApiClient, namespace: str, wait_for: Wait
 ) -> None:
     core = k8s.CoreV1Api(api_client)
     n = len(await node_names(core))
@@ -161,9 +159,8 @@ async def test_untolerated_taint_keeps_pods_off_the_fake_nodes(
     )
 
 
-@pytest.mark.devonly
 async def test_unschedulable_pod_is_retried_when_capacity_frees_up(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
+    api_client: k8s.ApiClient, namespace: str, wait_for: Wait
 ) -> None:
     core = k8s.CoreV1Api(api_client)
     n = len(await node_names(core))
@@ -184,10 +181,7 @@ async def test_unschedulable_pod_is_retried_when_capacity_frees_up(
     assert p.spec.node_name == "fake-node-030"
 
 
-@pytest.mark.devonly
-async def test_pods_spread_over_nodes(
-    dev: Any, api_client: k8s.ApiClient, namespace: str, wait_for: Wait
-) -> None:
+async def test_pods_spread_over_nodes(api_client: k8s.ApiClient, namespace: str, wait_for: Wait) -> None:
     core = k8s.CoreV1Api(api_client)
     for i in range(6):
         await core.create_namespaced_pod(namespace, pod(f"spread-{i}", cpu="1"))
