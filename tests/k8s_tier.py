@@ -16,14 +16,18 @@ from grove.devcluster.simulation import SimulationOptions
 from grove.envtest.controlplane import ControlPlane, ControlPlaneOptions
 from grove.envtest.stack import StackOptions, ThreadedKubernetesStack
 
-# Every request of Grove's ServiceAccounts, at Metadata level (verb, resource, user, response code): what the
-# RBAC coverage test checks, and nothing else, so the log stays small.
+# Every request of Grove's ServiceAccounts, and of those of the workloads' namespaces (what ``grove initc``
+# runs as), at Metadata level (verb, resource, user, user agent, response code): what the RBAC coverage test
+# checks, and nothing else (not kube-controller-manager's controllers, under kube-system's accounts), so the
+# log stays small.
 AUDIT_POLICY = {
     "apiVersion": "audit.k8s.io/v1",
     "kind": "Policy",
     "omitStages": ["RequestReceived"],
     "rules": [
         {"level": "Metadata", "userGroups": ["system:serviceaccounts:grove-system"]},
+        {"level": "None", "userGroups": ["system:serviceaccounts:kube-system"]},
+        {"level": "Metadata", "userGroups": ["system:serviceaccounts"]},
         {"level": "None"},
     ],
 }

@@ -7,6 +7,14 @@ certificate Secret and caBundle injection), the scheduler extender (leader elect
 groups, HPAs, start-up ordering (ServiceAccount, Role, RoleBinding, token Secret), scaling through the
 scale subresources, a rolling update and the deletion. Each component's requests (told apart by
 User-Agent) must be allowed by the rules bound to its ServiceAccount.
+
+On the real control plane (``GROVE_K8S_ASSETS``) the session's stack is used as deployed (its webhooks,
+whose CA injection is in the log since the start, and its extender behind the second kube-scheduler), with an
+operator for the test's namespace leading through a Lease in grove-system, and ``grove initc`` with a token
+of the ServiceAccount the operator made. The requests are read from the API server's audit log (every
+request of a ServiceAccount but kube-system's): each account's requests are judged against ``deploy/``'s
+rules as on the emulator (the operator's account: the operator and the webhooks; the extender's by its
+User-Agent), and no request of any of them may have been refused with 403.
 """
 
 from __future__ import annotations
@@ -14,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
-import os
+import json
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +41,9 @@ from grove.controllers.resources import (
     PODCLIQUES,
     PODCLIQUESCALINGGROUPS,
     PODCLIQUESETS,
+    ROLE_BINDINGS,
     ROLES,
+    SERVICE_ACCOUNTS,
     SERVICES,
 )
 from grove.dev_command import prepare_dev_cluster
@@ -42,6 +53,7 @@ from grove.devcluster.nodes import NodeShape
 from grove.devcluster.requestlog import RequestAttributes, RequestLog
 from grove.devcluster.simulation import SimulationOptions
 from grove.devstack import DevStack, EmbeddedExtender, dev_topology, route_service
+from grove.envtest.install import service_account_token
 from grove.initc.command import USER_AGENT as INITC_USER_AGENT
 from grove.initc.command import wait_for_parents
 from grove.runtime.client import Client, RetryPolicy
@@ -88,12 +100,24 @@ def test_operator_holds_what_its_initc_role_grants() -> None:
     assert not missing, "the operator cannot grant what it does not hold:\n  " + _report(missing)
 
 
+@dataclasses.dataclass
+class RbacStack:
+    """Where the test runs: the module's dev cluster, or the session's real control plane (``k8s``)."""
+
+    kubeconfig: str
+    dev: ThreadedDevCluster | None = None
+    k8s: Any = None
+
+
 @pytest.fixture(scope="module")
-def stack() -> Iterator[ThreadedDevCluster]:
+def stack(cluster: Any) -> Iterator[RbacStack]:
     """The dev cluster with fake nodes, the extender as deployed (leader election on) and the namespace the
-    leases live in."""
-    if os.environ.get("GROVE_TEST_KUBECONFIG"):
-        pytest.skip("needs the embedded dev cluster's request log")
+    leases live in; or the session's real control plane as it is."""
+    if cluster.k8s is not None:
+        yield RbacStack(str(cluster.k8s.plane.kubeconfig_path), k8s=cluster.k8s)
+        return
+    if cluster.dev is None:
+        pytest.skip("needs the dev cluster's request log or the real tier's audit log; GROVE_TEST_KUBECONFIG")
     extender = EmbeddedExtender(dev_topology(SHAPE), informer_options=FAST, settle_gc=False)
     extender.options = dataclasses.replace(
         extender.options,
@@ -119,16 +143,16 @@ def stack() -> Iterator[ThreadedDevCluster]:
     dev = ThreadedDevCluster(setup=setup, nodes=16, bookmark_interval=1.0, **dev_stack.cluster_kwargs())
     dev.start()
     try:
-        yield dev
+        yield RbacStack(dev.kubeconfig_path, dev=dev)
     finally:
         dev.stop()
 
 
 @pytest_asyncio.fixture
-async def admin(stack: ThreadedDevCluster) -> AsyncIterator[Client]:
+async def admin(stack: RbacStack) -> AsyncIterator[Client]:
     """A client for the test's own requests (its User-Agent is none of Grove's)."""
     c = await Client.connect(
-        stack.kubeconfig_path,
+        stack.kubeconfig,
         retry=RetryPolicy(max_retries=4, base_delay=0.02),
         user_agent="rbac-coverage-test/1.0",
     )
@@ -136,6 +160,89 @@ async def admin(stack: ThreadedDevCluster) -> AsyncIterator[Client]:
         yield c
     finally:
         await c.close()
+
+
+OPERATOR_USER = f"system:serviceaccount:{SYSTEM}:grove-operator"
+SCHEDULER_USER = f"system:serviceaccount:{SYSTEM}:grove-scheduler"
+
+
+def audited_requests(audit_log: Path) -> tuple[list[RequestAttributes], list[str]]:
+    """The resource requests of the audit log as the dev cluster's request log records them, the User-Agent
+    telling the components apart (every request of the operator's account, the operator's and the webhooks',
+    counts as the operator's; the extender's are told from the second kube-scheduler's, under the same
+    account, by their User-Agent); and every request refused with 403."""
+    requests: set[RequestAttributes] = set()
+    forbidden: list[str] = []
+    for line in audit_log.read_text().splitlines():
+        event = json.loads(line)
+        user, agent = event["user"]["username"], event.get("userAgent", "")
+        if event.get("responseStatus", {}).get("code") == 403:
+            forbidden.append(f"{user} ({agent}): {event['verb']} {event['requestURI']}")
+        ref = event.get("objectRef")
+        if ref is None:
+            continue
+        if user == OPERATOR_USER:
+            agent = OPERATOR_USER_AGENT
+        elif agent.startswith("grove-scheduler-extender/"):
+            agent = EXTENDER_USER_AGENT
+        elif agent.startswith("grove-initc/"):
+            agent = INITC_USER_AGENT
+        verb = event["verb"]
+        requests.add(
+            RequestAttributes(
+                agent,
+                verb,
+                ref.get("apiGroup", ""),
+                ref.get("resource", ""),
+                ref.get("subresource", ""),
+                ref.get("namespace", ""),
+                # RBAC sees no name in a create (the audit log names the object created).
+                "" if verb == "create" else ref.get("name", ""),
+            )
+        )
+    return sorted(requests, key=str), forbidden
+
+
+@contextlib.asynccontextmanager
+async def namespace_operator(kubeconfig: str, namespace: str) -> AsyncIterator[None]:
+    """On the real control plane: the operator for ``namespace`` under its ServiceAccount, leading through a
+    Lease of its own in grove-system (the session's stack serves the webhooks)."""
+    handle = await run_operator(
+        kubeconfig,
+        OperatorOptions(
+            namespace=namespace,
+            leader_election=True,
+            leader_election_namespace=SYSTEM,
+            leader_election_id=f"grove-test-{namespace}",
+            metrics_port=0,
+            informer_options=FAST,
+            lease_duration=15.0,
+        ),
+    )
+    try:
+        yield
+    finally:
+        await handle.stop()
+
+
+@contextlib.asynccontextmanager
+async def initc_client(stack: RbacStack, admin: Client, namespace: str, pcs: str) -> AsyncIterator[Client]:
+    """A client as ``grove initc`` has it: on the real control plane with a token of the ServiceAccount the
+    operator bound its Role to."""
+    if stack.k8s is None:
+        async with await Client.connect(stack.kubeconfig, user_agent=INITC_USER_AGENT) as c:
+            yield c
+        return
+    binding = await admin.get(ROLE_BINDINGS, f"grove.io:pcs:{pcs}", namespace)
+    (subject,) = binding["subjects"]
+    token = await service_account_token(admin, subject.get("namespace", namespace), subject["name"])
+    kubeconfig = stack.k8s.plane.write_kubeconfig(
+        f"initc-{namespace}.kubeconfig",
+        user=f"system:serviceaccount:{namespace}:{subject['name']}",
+        token=token,
+    )
+    async with await Client.connect(str(kubeconfig), user_agent=INITC_USER_AGENT) as c:
+        yield c
 
 
 @contextlib.asynccontextmanager
@@ -181,14 +288,24 @@ def _workload(namespace: str) -> dict[str, Any]:
     return manifest
 
 
-async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster, admin: Client) -> None:
+async def test_every_request_is_allowed_by_deploy_rbac(
+    stack: RbacStack, admin: Client, wait_for: Any
+) -> None:
     namespace = f"rbac-{uuid.uuid4().hex[:8]}"
     await admin.create(NAMESPACES, {"metadata": {"name": namespace}})
-    log = stack.cluster.server.request_log
-    assert log is not None
     manifest = _workload(namespace)
     pcs = manifest["metadata"]["name"]
-    async with operator_with_webhooks(stack.kubeconfig_path, admin):
+    if stack.k8s is not None:
+        # A real API server refuses pods until kube-controller-manager made the default ServiceAccount.
+        async def has_default_account() -> bool:
+            accounts = await admin.list(SERVICE_ACCOUNTS, namespace, field_selector="metadata.name=default")
+            return bool(accounts.items)
+
+        await wait_for(has_default_account, timeout=30.0, message=f"ServiceAccount {namespace}/default")
+        running = namespace_operator(stack.k8s.operator_kubeconfig, namespace)
+    else:
+        running = operator_with_webhooks(stack.kubeconfig, admin)
+    async with running:
         await admin.create(PODCLIQUESETS, manifest)
         await wait_converged(admin, namespace, expected(manifest), timeout=60)
         await admin.scale(PODCLIQUESETS, pcs, 2, namespace)
@@ -205,7 +322,7 @@ async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster
 
         # grove initc, with the identity the operator gives it, waits for a parent clique.
         role = await admin.get(ROLES, f"grove.io:pcs:{pcs}", namespace)
-        async with await Client.connect(stack.kubeconfig_path, user_agent=INITC_USER_AGENT) as initc:
+        async with initc_client(stack, admin, namespace, pcs) as initc:
             parent = manifest["spec"]["template"]["cliques"][0]
             await asyncio.wait_for(
                 wait_for_parents(initc, namespace, f"{pcs}-0", {f"{pcs}-0-{parent['name']}": 1}), 30
@@ -253,7 +370,14 @@ async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster
             assert asyncio.get_running_loop().time() < deadline, "the PodCliqueSet's children are deleted"
             await asyncio.sleep(0.1)
 
-    requests = log.snapshot()
+    forbidden: list[str] = []
+    if stack.k8s is not None:
+        requests, forbidden = audited_requests(stack.k8s.plane.audit_log)
+    else:
+        assert stack.dev is not None
+        log = stack.dev.cluster.server.request_log
+        assert log is not None
+        requests = log.snapshot()
     by_agent: dict[str, list[RequestAttributes]] = {}
     for r in requests:
         by_agent.setdefault(r.user_agent, []).append(r)
@@ -277,3 +401,4 @@ async def test_every_request_is_allowed_by_deploy_rbac(stack: ThreadedDevCluster
         if missing:
             failures.append(f"{who} is not allowed to:\n  {_report(missing)}")
     assert not failures, "\n".join(failures)
+    assert not forbidden, "requests refused with 403:\n  " + "\n  ".join(forbidden)
