@@ -80,8 +80,14 @@ class Topo:
             await client.delete(CLUSTER_TOPOLOGY_BINDINGS, self.name)
 
 
+# The tests play kube-scheduler against their own extender: their pods name a scheduler nobody runs, so on a
+# cluster with one (the real tier's kube-schedulers) no other scheduler binds them first.
+TEST_SCHEDULER = "grove-scheduler-under-test"
+
+
 def api_pod(name: str, namespace: str, gang: str | None, cpu: str = "1", **kwargs: Any) -> dict[str, Any]:
-    """A pod body as a client would send it (no uid, no status)."""
+    """A pod body as a client would send it (no uid, no status), for :data:`TEST_SCHEDULER`."""
+    kwargs.setdefault("scheduler_name", TEST_SCHEDULER)
     body = pod(name, namespace=namespace, gang=gang, cpu=cpu, memory="1Gi", **kwargs)
     del body["metadata"]["uid"]
     del body["status"]
