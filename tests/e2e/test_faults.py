@@ -88,6 +88,23 @@ class WatchBreaker:
         faults.drop_watches()
 
 
+FAULTS = {
+    "test_watch_loss_and_forced_410s": "dropping every open watch and answering the re-watch 410 Gone",
+    "test_conflicts_and_a_concurrent_writer": "an admission hook refusing a fifth of the updates with 409",
+    "test_five_percent_of_requests_fail_with_500": "failing 5% of all API requests with 500",
+}
+
+
+@pytest.fixture
+def dev(cluster: Any, request: pytest.FixtureRequest) -> Any:
+    """The dev cluster, whose fault hooks these tests drive; on a real cluster each test skips saying
+    which fault it needs (a real API server has no way to inject it)."""
+    if cluster.dev is None:
+        fault = FAULTS[request.node.originalname]
+        pytest.skip(f"needs the embedded dev cluster's fault injection ({fault}); this is a real cluster")
+    return cluster.dev
+
+
 @pytest.fixture
 def ledger(namespace: str, dev: Any) -> Iterator[Ledger]:
     """A ledger of the namespace's creations and deletions, subscribed for the test."""
