@@ -51,7 +51,10 @@ async def test_generate_name_is_validated_as_a_name_prefix(raw: Any, namespace: 
         "POST", "/api/v1/namespaces", {"metadata": {"generateName": "a.b-"}}
     )
     assert ns_status == 422, ns_body
-    assert 'metadata.generateName: Invalid value: "a.b-": a lowercase RFC 1123 label' in ns_body["message"]
+    assert 'metadata.generateName: Invalid value: "a.b-": must not contain dots' in ns_body["message"]
+    status, body, _ = await raw.request("POST", "/api/v1/namespaces", {"metadata": {"generateName": "A-"}})
+    # "A-" masks to "a": the prefix passes and only the generated name ("Axxxxx") fails.
+    assert status == 422 and [c["field"] for c in body["details"]["causes"]] == ["metadata.name"], body
     created = await raw.ok("POST", path, {"metadata": {"generateName": "x-"}})
     assert re.fullmatch(r"x-[a-z0-9]{5}", created["metadata"]["name"])
 

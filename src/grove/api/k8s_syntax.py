@@ -84,8 +84,12 @@ def is_dns1035_label(value: str) -> bool:
 
 
 def dns1123_label_errors(value: str) -> list[str]:
-    """``IsDNS1123Label``: namespaces and most names that become a DNS label."""
-    return _errors(value, MAX_LABEL_LENGTH, _DNS1123_LABEL, DNS1123_LABEL_ERROR)
+    """``IsDNS1123Label``: namespaces and most names that become a DNS label. A value that is a valid
+    subdomain fails only for its dots, and says so (``must not contain dots``, as kube 1.36 words it)."""
+    out = [_max_length_error(MAX_LABEL_LENGTH)] if len(value) > MAX_LABEL_LENGTH else []
+    if not _DNS1123_LABEL.match(value):
+        out.append("must not contain dots" if _DNS1123_SUBDOMAIN.match(value) else DNS1123_LABEL_ERROR)
+    return out
 
 
 def dns1035_label_errors(value: str) -> list[str]:

@@ -22,7 +22,8 @@ def test_dns_labels_and_subdomains() -> None:
     assert dns1123_label_errors("123-abc") == []
     assert is_dns1123_label("123-abc") and not is_dns1035_label("123-abc")
     assert dns1035_label_errors("123-abc") == [DNS1035_LABEL_ERROR]
-    assert dns1123_label_errors("a.b") == [DNS1123_LABEL_ERROR]
+    assert dns1123_label_errors("a.b") == ["must not contain dots"]  # a subdomain, but for its dots
+    assert dns1123_label_errors("A.b") == [DNS1123_LABEL_ERROR]
     assert dns1123_label_errors("a" * 64) == ["must be no more than 63 characters"]
     assert not is_dns1123_label("a" * 64)
     assert dns1123_subdomain_errors("my.example.com") == []
