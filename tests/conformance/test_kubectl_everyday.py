@@ -129,7 +129,7 @@ def test_logs_and_exec_without_a_reachable_kubelet_fail_from_the_server(kubectl:
         kubectl("delete", "node", node, check=True)
 
 
-def test_logs_of_a_pod_on_a_missing_node_name_the_node(kubectl: Any, namespace: str) -> None:
+def test_logs_of_a_pod_on_a_missing_node_are_not_found(kubectl: Any, namespace: str) -> None:
     # The API server looks the kubelet up through the pod's Node object.
     kubectl(
         "apply", "-f", "-", input=BOUND_POD.format(name="p", ns=namespace, node="no-such-node"), check=True
@@ -137,7 +137,8 @@ def test_logs_of_a_pod_on_a_missing_node_name_the_node(kubectl: Any, namespace: 
     _running(kubectl, namespace, "p")
     logs = kubectl("logs", "p", "-n", namespace, timeout=20)
     assert logs.returncode != 0
-    assert 'Error from server (NotFound): nodes "no-such-node" not found' in logs.stderr
+    # kube-apiserver names the pod resource with the node's name.
+    assert 'Error from server (NotFound): pods "no-such-node" not found' in logs.stderr
 
 
 async def test_log_of_a_pod_on_no_node_is_empty_and_exec_is_refused(raw: Any, namespace: str) -> None:

@@ -57,9 +57,10 @@ def refuse(
         return (
             None if subresource == "log" else errors.bad_request(f"pod {name} does not have a host assigned")
         )
-    # The kubelet's connection info comes from its Node object.
+    # The kubelet's connection info comes from its Node object; kube-apiserver reports a missing one as
+    # NotFound of the pod resource under the node's name (pods "<node>" not found).
     if store.by_key("nodes", node) is None:
-        return errors.not_found("nodes", "", node)
+        return errors.not_found("pods", "", node)
     if container is not None:
         waiting = _waiting_reason(pod, container)
         if waiting is not None:
