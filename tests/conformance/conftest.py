@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from conformance_helpers import wait_established
 from kubernetes_asyncio import client as k8s
 
 TESTDATA = Path(__file__).parent / "testdata"
@@ -137,5 +138,5 @@ def widgets_crd(kubectl_session: Any) -> str:
     """The test CRD ``widgets.example.com`` (status + scale subresources), applied server-side once."""
     kubectl = kubectl_session
     kubectl("apply", "--server-side", "-f", str(TESTDATA / "widgets-crd.yaml"), check=True)
-    kubectl("wait", "--for", "condition=established", "--timeout=30s", "crd/widgets.example.com", check=True)
+    wait_established(kubectl, "widgets.example.com")
     return "widgets.example.com"

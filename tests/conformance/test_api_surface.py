@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from conformance_helpers import pod
+from conformance_helpers import pod, wait_established
 
 TABLE = (
     "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io,"
@@ -236,7 +236,7 @@ def test_large_crd_needs_server_side_apply(kubectl: Any, tmp_path: Path) -> None
     assert client_side.returncode != 0
     assert "metadata.annotations: Too long: may not be more than 262144 bytes" in client_side.stderr
     kubectl("apply", "--server-side", "-f", str(manifest), check=True)
-    kubectl("wait", "--for", "condition=established", "crd/gadgets.example.com", "--timeout=30s", check=True)
+    wait_established(kubectl, "gadgets.example.com")
     kubectl("delete", "crd", "gadgets.example.com", "--timeout=30s", check=True)
 
 
@@ -255,7 +255,7 @@ async def test_printer_column_with_many_values_shows_the_first(raw: Any, kubectl
     # kube-apiserver's table convertor takes only the first JSONPath result of a column (it assumes simple
     # paths): a column over a list shows its first element, never the joined list.
     kubectl("apply", "--server-side", "-f", str(TESTDATA / "racks-crd.yaml"), check=True)
-    kubectl("wait", "--for", "condition=established", "--timeout=30s", "crd/racks.example.com", check=True)
+    wait_established(kubectl, "racks.example.com")
     path = "/apis/example.com/v1/racks"
     name = f"r-{uuid.uuid4().hex[:8]}"
     hosts = [{"name": "h1", "size": 4}, {"name": "h2", "size": 8}]

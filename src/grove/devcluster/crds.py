@@ -3,11 +3,12 @@
 As in kube-apiserver, a CRD's create answers with an empty status (``conditions: null``, no accepted
 names, the storage version stored); the naming and establishing controllers (:func:`accept_names`,
 :func:`establish`, run by :class:`grove.devcluster.gc.Controllers`) then set NamesAccepted and Established
-in two status writes a moment later, each with its watch event. Clients wait for Established (``kubectl
-wait --for condition=established``). The resources are served as soon as the create returns (kube-apiserver:
-once NamesAccepted is set, within milliseconds), so in-process components may create custom resources
-right after their CRD. Every served version becomes a :class:`ResourceType`; objects are stored in the
-storage version and converted with the ``None`` strategy (apiVersion only).
+in two status writes a moment later, each with its watch event. Clients poll for Established (``kubectl
+wait --for condition=established`` fails at once on ``conditions: null``, here as there). The resources
+are served as soon as the create returns (kube-apiserver: once NamesAccepted is set, within milliseconds),
+so in-process components may create custom resources right after their CRD. Every served version becomes
+a :class:`ResourceType`; objects are stored in the storage version and converted with the ``None``
+strategy (apiVersion only).
 """
 
 from __future__ import annotations
