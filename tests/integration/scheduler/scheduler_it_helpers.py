@@ -53,6 +53,7 @@ class Topo:
             self.key("block"): f"z{zone}-b{block}",
             self.key("rack"): f"z{zone}-b{block}-r{rack}",
         }
+        kwargs["taints"] = [PRIVATE_TAINT, *kwargs.get("taints", ())]
         return node(name, labels, **kwargs)
 
     def rack_of(self, node_name: str) -> str:
@@ -81,13 +82,19 @@ class Topo:
 
 
 # The tests play kube-scheduler against their own extender: their pods name a scheduler nobody runs, so on a
-# cluster with one (the real tier's kube-schedulers) no other scheduler binds them first.
+# cluster with one (the real tier's kube-schedulers) no other scheduler binds them first; and their private
+# nodes carry a taint only their pods tolerate, so no other test's pod takes capacity there.
 TEST_SCHEDULER = "grove-scheduler-under-test"
+PRIVATE_TAINT = {"key": "grove.test/private-topology", "value": "true", "effect": "NoSchedule"}
+# ... and every other taint: on a real control plane kube-controller-manager taints these kubelet-less nodes
+# not-ready/unreachable soon after they are created, which the extender would honour.
+PRIVATE_TOLERATION = {"operator": "Exists"}
 
 
 def api_pod(name: str, namespace: str, gang: str | None, cpu: str = "1", **kwargs: Any) -> dict[str, Any]:
     """A pod body as a client would send it (no uid, no status), for :data:`TEST_SCHEDULER`."""
     kwargs.setdefault("scheduler_name", TEST_SCHEDULER)
+    kwargs["tolerations"] = [PRIVATE_TOLERATION, *kwargs.get("tolerations", ())]
     body = pod(name, namespace=namespace, gang=gang, cpu=cpu, memory="1Gi", **kwargs)
     del body["metadata"]["uid"]
     del body["status"]
