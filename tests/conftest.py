@@ -35,6 +35,8 @@ import pytest_asyncio
 from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio import config as k8s_config
 
+from crd_helpers import wait_established
+from grove.api.crds import crd_manifests
 from grove.devcluster import ThreadedDevCluster
 from grove.envtest.controlplane import ASSETS_ENV
 from grove.runtime.client import Client, RetryPolicy
@@ -238,8 +240,8 @@ def grove_crds_installed(cluster: ClusterHandle, _kubectl_cache: str) -> Path:
     if cluster.kubeconfig not in _CRDS_INSTALLED:
         kubectl = Kubectl(cluster.kubeconfig, _kubectl_cache)
         kubectl("apply", "--server-side", "--force-conflicts", "-f", str(crds), check=True)
-        for f in sorted(crds.glob("*.yaml")):
-            kubectl("wait", "--for", "condition=established", "--timeout=30s", "-f", str(f), check=True)
+        for crd in crd_manifests():
+            wait_established(kubectl, crd["metadata"]["name"])
         _CRDS_INSTALLED.add(cluster.kubeconfig)
     return crds
 

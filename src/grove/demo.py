@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator
+from grove.api.crds import crd_manifests
+from grove.controllers.operator import OperatorHandle, OperatorOptions, run_operator, wait_crds_established
 from grove.dev_command import OperatorComponent, prepare_dev_cluster
 from grove.devcluster.cluster import DevCluster
 from grove.devcluster.simulation import SimulationOptions
@@ -272,6 +273,8 @@ async def _setup(walk: Walk, target: _Target, crds: Path) -> None:
     walk.say("== Setup: Grove's CRDs, then the operator")
     code, _ = await walk.kubectl_run("apply", "--server-side", "-f", _display_path(crds))
     if code == 0:
+        # kubectl wait fails at once on a CRD whose conditions the API server has not set yet.
+        await wait_crds_established(walk.client, [c["metadata"]["name"] for c in crd_manifests()])
         code, _ = await walk.kubectl_run(
             "wait", "--for", "condition=established", "--timeout=30s", "-f", _display_path(crds)
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import time
-from collections.abc import Callable
 from typing import Any
+
+from crd_helpers import wait_established
+
+__all__ = ["pod", "wait_established", "widget"]
 
 
 def widget(name: str, size: str = "small", **spec: Any) -> dict[str, Any]:
@@ -31,18 +32,3 @@ def pod(name: str, **extra: Any) -> dict[str, Any]:
     }
     body.update(extra)
     return body
-
-
-def wait_established(kubectl: Callable[..., Any], crd: str, timeout: float = 30.0) -> None:
-    """Poll until the CRD ``crd`` is Established. Not ``kubectl wait --for condition=established``: right
-    after a create the API server's answer has ``conditions: null``, which kubectl wait fails on at once."""
-    deadline = time.monotonic() + timeout
-    while True:
-        got = kubectl("get", "crd", crd, "-o", "json")
-        if got.returncode == 0:
-            conditions = json.loads(got.stdout).get("status", {}).get("conditions") or []
-            if any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
-                return
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"CRD {crd} not established after {timeout}s")
-        time.sleep(0.1)

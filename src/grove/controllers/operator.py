@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,6 +67,7 @@ __all__ = [
     "build_operator",
     "install_crds",
     "run_operator",
+    "wait_crds_established",
 ]
 
 log = structlog.get_logger(__name__)
@@ -210,10 +211,19 @@ async def install_crds(client: Client, timeout: float = 30.0) -> None:  # noqa: 
     """Server-side applies Grove's CRDs (idempotent) and waits until they are established: the API server
     answers a CRD's create before its controllers set Established, so the apply alone is not enough.
     Raises RuntimeError naming the CRDs still not established after ``timeout`` seconds."""
-    pending = []
     for crd in crd_manifests():
         await client.apply(CUSTOM_RESOURCE_DEFINITIONS, crd, field_manager=FIELD_MANAGER, force=True)
-        pending.append(crd["metadata"]["name"])
+    await wait_crds_established(client, [crd["metadata"]["name"] for crd in crd_manifests()], timeout)
+
+
+async def wait_crds_established(
+    client: Client,
+    names: Sequence[str],
+    timeout: float = 30.0,  # noqa: ASYNC109 - a polling deadline
+) -> None:
+    """Poll until every CRD of ``names`` is Established (``kubectl wait`` fails at once on the
+    ``conditions: null`` a just-created CRD has); RuntimeError naming those still pending at ``timeout``."""
+    pending = list(names)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
