@@ -255,19 +255,10 @@ class ControlPlane:
         )
         self._wait_ready()
         if self.options.controller_manager:
-            kcm = self.ca.issue("controller-manager", "system:kube-controller-manager", client=True)
-            config = self.write_kubeconfig(
-                "controller-manager.kubeconfig", user="system:kube-controller-manager", client=kcm
-            )
-            self._spawn(
+            self._spawn_component(
                 "kube-controller-manager",
+                "system:kube-controller-manager",
                 [
-                    f"--kubeconfig={config}",
-                    f"--authentication-kubeconfig={config}",
-                    f"--authorization-kubeconfig={config}",
-                    "--bind-address=127.0.0.1",
-                    "--secure-port=0",
-                    "--leader-elect=false",
                     # node-ipam needs a cluster CIDR; the last one exists only in the OpenShift fork.
                     "--controllers=*,-node-ipam-controller,-service-ca-certificate-publisher-controller",
                     "--use-service-account-credentials",
@@ -280,19 +271,25 @@ class ControlPlane:
                 ],
             )
         if self.options.scheduler:
-            sched = self.ca.issue("scheduler", "system:kube-scheduler", client=True)
-            config = self.write_kubeconfig("scheduler.kubeconfig", user="system:kube-scheduler", client=sched)
-            self._spawn(
-                "kube-scheduler",
-                [
-                    f"--kubeconfig={config}",
-                    f"--authentication-kubeconfig={config}",
-                    f"--authorization-kubeconfig={config}",
-                    "--bind-address=127.0.0.1",
-                    "--secure-port=0",
-                    "--leader-elect=false",
-                ],
-            )
+            self._spawn_component("kube-scheduler", "system:kube-scheduler", [])
+
+    def _spawn_component(self, binary: str, user: str, args: Sequence[str]) -> None:
+        """A control-plane component with a client certificate of its own, serving no port of its own."""
+        config = self.write_kubeconfig(
+            f"{binary}.kubeconfig", user=user, client=self.ca.issue(binary, user, client=True)
+        )
+        self._spawn(
+            binary,
+            [
+                f"--kubeconfig={config}",
+                f"--authentication-kubeconfig={config}",
+                f"--authorization-kubeconfig={config}",
+                "--bind-address=127.0.0.1",
+                "--secure-port=0",
+                "--leader-elect=false",
+                *args,
+            ],
+        )
 
     @property
     def audit_log(self) -> Path:

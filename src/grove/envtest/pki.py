@@ -9,7 +9,6 @@ tokens. Everything is written as PEM files into one directory.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,45 +18,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from grove.webhook.certs import alt_names, key_pem, self_signed_ca
+
 __all__ = ["CertificateAuthority", "KeyPair", "service_account_keys"]
 
 _VALIDITY = datetime.timedelta(days=365)
 _BACKDATE = datetime.timedelta(minutes=5)
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
-
-
-def _now() -> datetime.datetime:
-    return datetime.datetime.now(datetime.UTC)
-
-
-def _key_pem(key: PrivateKey) -> bytes:
-    return key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-
-
-def _alt_names(names: Sequence[str]) -> list[x509.GeneralName]:
-    out: list[x509.GeneralName] = []
-    for n in names:
-        try:
-            out.append(x509.IPAddress(ipaddress.ip_address(n)))
-        except ValueError:
-            out.append(x509.DNSName(n))
-    return out
-
-
-def _usage(*, ca: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=not ca,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=ca,
-        crl_sign=ca,
-        encipher_only=False,
-        decipher_only=False,
-    )
 
 
 @dataclass(frozen=True)
@@ -71,26 +38,12 @@ class KeyPair:
 
 
 class CertificateAuthority:
-    """A self-signed CA (ECDSA P-256) that issues client and serving certificates into ``directory``."""
+    """A self-signed CA (:func:`grove.webhook.certs.self_signed_ca`) that issues client and serving
+    certificates into ``directory``."""
 
     def __init__(self, directory: Path, name: str) -> None:
         self.directory = directory
-        self._key = ec.generate_private_key(ec.SECP256R1())
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-        now = _now()
-        self._cert = (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(subject)
-            .public_key(self._key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + _VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .add_extension(_usage(ca=True), critical=True)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
-            .sign(self._key, hashes.SHA256())
-        )
+        self._cert, self._key = self_signed_ca(name, _VALIDITY)
         self.pair = self._write(name, self._cert, self._key)
 
     @property
@@ -100,13 +53,13 @@ class CertificateAuthority:
 
     def _write(self, stem: str, cert: x509.Certificate, key: PrivateKey) -> KeyPair:
         cert_pem = cert.public_bytes(serialization.Encoding.PEM)
-        key_pem = _key_pem(key)
+        pem = key_pem(key)
         cert_file = self.directory / f"{stem}.crt"
         key_file = self.directory / f"{stem}.key"
         cert_file.write_bytes(cert_pem)
-        key_file.write_bytes(key_pem)
+        key_file.write_bytes(pem)
         key_file.chmod(0o600)
-        return KeyPair(cert_pem, key_pem, cert_file, key_file)
+        return KeyPair(cert_pem, pem, cert_file, key_file)
 
     def issue(
         self,
@@ -128,7 +81,7 @@ class CertificateAuthority:
             usages.append(ExtendedKeyUsageOID.CLIENT_AUTH)
         if server:
             usages.append(ExtendedKeyUsageOID.SERVER_AUTH)
-        now = _now()
+        now = datetime.datetime.now(datetime.UTC)
         builder = (
             x509.CertificateBuilder()
             .subject_name(x509.Name(attrs))
@@ -138,14 +91,27 @@ class CertificateAuthority:
             .not_valid_before(now - _BACKDATE)
             .not_valid_after(now + _VALIDITY)
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_usage(ca=False), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=False,
+                    key_encipherment=True,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
             .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
             .add_extension(
                 x509.AuthorityKeyIdentifier.from_issuer_public_key(self._key.public_key()), critical=False
             )
         )
         if names:
-            builder = builder.add_extension(x509.SubjectAlternativeName(_alt_names(names)), critical=False)
+            builder = builder.add_extension(x509.SubjectAlternativeName(alt_names(names)), critical=False)
         return self._write(stem, builder.sign(self._key, hashes.SHA256()), key)
 
 
@@ -154,7 +120,7 @@ def service_account_keys(directory: Path) -> tuple[Path, Path]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private = directory / "sa.key"
     public = directory / "sa.pub"
-    private.write_bytes(_key_pem(key))
+    private.write_bytes(key_pem(key))
     private.chmod(0o600)
     public.write_bytes(
         key.public_key().public_bytes(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 __all__ = [
@@ -23,9 +23,12 @@ __all__ = [
     "REFRESH_BEFORE",
     "SERVING_VALIDITY",
     "CertBundle",
+    "alt_names",
     "generate_bundle",
+    "key_pem",
     "needs_refresh",
     "reusable_ca",
+    "self_signed_ca",
     "serving_names",
 ]
 
@@ -62,13 +65,15 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
+def key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
+    """A private key as unencrypted PKCS#8 PEM."""
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
 
 
-def _alt_names(names: Sequence[str]) -> list[x509.GeneralName]:
+def alt_names(names: Sequence[str]) -> list[x509.GeneralName]:
+    """Subject alternative names: IP addresses for what parses as one, DNS names for the rest."""
     out: list[x509.GeneralName] = []
     for n in names:
         try:
@@ -78,40 +83,49 @@ def _alt_names(names: Sequence[str]) -> list[x509.GeneralName]:
     return out
 
 
+def self_signed_ca(
+    common_name: str, validity: datetime.timedelta = CA_VALIDITY
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A new self-signed CA (ECDSA P-256) that may sign leaf certificates only."""
+    now = _now()
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - _BACKDATE)
+        .not_valid_after(now + validity)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
 def generate_bundle(common_name: str, names: Sequence[str], ca: CertBundle | None = None) -> CertBundle:
     """A serving certificate for ``names`` (DNS names or IPs) signed by ``ca``'s CA, or by a new CA."""
     now = _now()
     if ca is None:
-        ca_key = ec.generate_private_key(ec.SECP256R1())
-        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"{common_name}-ca")])
-        ca_cert = (
-            x509.CertificateBuilder()
-            .subject_name(ca_name)
-            .issuer_name(ca_name)
-            .public_key(ca_key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(now - _BACKDATE)
-            .not_valid_after(now + CA_VALIDITY)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(
-                x509.KeyUsage(
-                    digital_signature=True,
-                    content_commitment=False,
-                    key_encipherment=False,
-                    data_encipherment=False,
-                    key_agreement=False,
-                    key_cert_sign=True,
-                    crl_sign=True,
-                    encipher_only=False,
-                    decipher_only=False,
-                ),
-                critical=True,
-            )
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256())
-        )
+        ca_cert, ca_key = self_signed_ca(f"{common_name}-ca")
         ca_cert_pem = ca_cert.public_bytes(serialization.Encoding.PEM)
-        ca_key_pem = _key_pem(ca_key)
+        ca_key_pem = key_pem(ca_key)
     else:
         ca_cert = x509.load_pem_x509_certificate(ca.ca_cert)
         loaded = serialization.load_pem_private_key(ca.ca_key, password=None)
@@ -128,7 +142,7 @@ def generate_bundle(common_name: str, names: Sequence[str], ca: CertBundle | Non
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - _BACKDATE)
         .not_valid_after(min(now + SERVING_VALIDITY, ca_cert.not_valid_after_utc))
-        .add_extension(x509.SubjectAlternativeName(_alt_names(names)), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt_names(names)), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
         .add_extension(
@@ -137,7 +151,7 @@ def generate_bundle(common_name: str, names: Sequence[str], ca: CertBundle | Non
         )
         .sign(ca_key, hashes.SHA256())
     )
-    return CertBundle(ca_cert_pem, ca_key_pem, cert.public_bytes(serialization.Encoding.PEM), _key_pem(key))
+    return CertBundle(ca_cert_pem, ca_key_pem, cert.public_bytes(serialization.Encoding.PEM), key_pem(key))
 
 
 def needs_refresh(
