@@ -20,7 +20,7 @@ from grove.webhook.manifests import webhook_configurations
 
 @pytest.mark.skipif(
     interfaces() == ["lo"],
-    reason="checks the refusal, which needs a namespace with more than loopback (this run is in a private one)",
+    reason="the refusal needs a namespace with more than loopback; this run is in a private one",
 )
 def test_refuses_outside_a_loopback_only_namespace_and_says_how() -> None:
     with pytest.raises(NetworkNamespaceError) as e:
