@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
+
 from grove.controllers.resources import PODCLIQUESETS
 from grove.runtime.errors import ServerError
 from grove_expect import expected, load_sample, wait_converged
@@ -20,9 +22,23 @@ async def _retry(call: Callable[[], Awaitable[Any]]) -> Any:
     raise AssertionError("20 injected failures in a row")
 
 
+@pytest.fixture
+def fault_hooks(cluster: Any) -> Any:
+    """The dev cluster, whose API server this test makes fail; skips (before the operator starts) on a real
+    one."""
+    if cluster.dev is None:
+        pytest.skip(
+            "needs the embedded dev cluster's fault hooks fail_requests(0.05, 500), drop_watches and "
+            "expire_next_watch (410 Gone); a real kube-apiserver cannot be made to fail requests or end "
+            "watches on demand"
+        )
+    return cluster.dev
+
+
 async def test_converges_through_failing_requests_and_lost_watches(
-    operator: Any, namespace: str, client: Any, dev: Any
+    fault_hooks: Any, operator: Any, namespace: str, client: Any
 ) -> None:
+    dev = fault_hooks
     manifest = load_sample("complete-inference-pipeline.yaml", namespace)
     name = manifest["metadata"]["name"]
     dev.fail_requests(0.05, 500)
