@@ -1,5 +1,6 @@
 """``grove operator`` as a process: serves health and metrics, reconciles, stops cleanly on SIGTERM, and a
-SIGKILLed process is replaced by one that takes its lease and finishes the work."""
+SIGKILLed process is replaced by one that takes its lease and finishes the work. On the real tier it runs
+under the operator's ServiceAccount, its Lease in grove-system (where that account's Role allows them)."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from grove.runtime.resources import LEASES
 from grove_expect import expected, load_sample, wait_converged
 
 GROVE = str(Path(sys.executable).with_name("grove"))
+LEASE = "grove-operator-leader-election"
 
 
 class Process:
     """A ``grove operator`` process for one namespace."""
 
-    def __init__(self, kubeconfig: str, namespace: str) -> None:
+    def __init__(self, kubeconfig: str, namespace: str, *extra: str) -> None:
         self.args = [
             GROVE,
             "operator",
@@ -41,8 +43,11 @@ class Process:
             "--retry-period=0.3",
             # Admission is tested in tests/integration/webhook; here it would need a namespace and a port.
             "--no-webhook",
+            *extra,
         ]
         self.proc: subprocess.Popen[str] | None = None
+        self.lease = (LEASE, namespace)
+        """The Lease's name and namespace."""
 
     def start(self) -> None:
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -66,9 +71,20 @@ class Process:
 
 @pytest.fixture
 def process(cluster: Any, namespace: str, grove_crds_installed: Any) -> Iterator[Process]:
-    if cluster.dev is None:
-        pytest.skip("starts its own operator processes")
-    proc = Process(cluster.kubeconfig, namespace)
+    if cluster.dev is None and cluster.k8s is None:
+        pytest.skip("starts its own operator processes; GROVE_TEST_KUBECONFIG runs the deployed one")
+    if cluster.k8s is not None:
+        proc = Process(
+            cluster.k8s.operator_kubeconfig,
+            namespace,
+            "--leader-election-namespace",
+            "grove-system",
+            "--leader-election-id",
+            f"grove-test-{namespace}",
+        )
+        proc.lease = (f"grove-test-{namespace}", "grove-system")
+    else:
+        proc = Process(cluster.kubeconfig, namespace)
     yield proc
     if proc.proc is not None and proc.proc.poll() is None:
         proc.stop(signal.SIGKILL)
@@ -86,7 +102,7 @@ async def test_operator_process(process: Process, namespace: str, client: Any) -
     manifest = load_sample("multi-node-aggregated.yaml", namespace)
     await client.create(PODCLIQUESETS, manifest)
     await wait_converged(client, namespace, expected(manifest))
-    holder = (await client.get(LEASES, "grove-operator-leader-election", namespace))["spec"]["holderIdentity"]
+    holder = (await client.get(LEASES, *process.lease))["spec"]["holderIdentity"]
 
     # SIGKILL: the lease stays held; a new process waits for it to expire, then finishes the scale-out.
     assert process.stop(signal.SIGKILL) == -signal.SIGKILL
@@ -94,8 +110,8 @@ async def test_operator_process(process: Process, namespace: str, client: Any) -
     process.start()
     process.port()
     await wait_converged(client, namespace, expected(manifest, replicas=2), timeout=60)
-    lease = await client.get(LEASES, "grove-operator-leader-election", namespace)
+    lease = await client.get(LEASES, *process.lease)
     assert lease["spec"]["holderIdentity"] != holder
     assert process.stop() == 0
-    lease = await client.get(LEASES, "grove-operator-leader-election", namespace)
+    lease = await client.get(LEASES, *process.lease)
     assert not lease["spec"].get("holderIdentity"), "a graceful stop releases the lease"
