@@ -55,17 +55,19 @@ class K8sTier:
         """A kubeconfig holding the ``grove-system/grove-operator`` ServiceAccount's token."""
         return self.stack.stack.operator_kubeconfig
 
-    def fail_node(self, name: str, *, unreachable: bool = False) -> None:
-        """Fail a fake node (see :meth:`grove.envtest.kubelet.HttpKubelets.fail_node`)."""
+    def fail_node(self, name: str, *, unreachable: bool = False, node_lifecycle: bool = False) -> None:
+        """Fail a fake node (see :meth:`grove.envtest.kubelet.HttpKubelets.fail_node`). The node lifecycle
+        part is kube-controller-manager's, on its schedule; ``node_lifecycle`` does it at once instead
+        (taints, Unknown conditions, pods NotReady), for tests about what follows rather than about it."""
         kubelets = self.stack.stack.kubelets
         assert kubelets is not None
-        self.stack.call(kubelets.fail_node, name, unreachable=unreachable)
+        self.stack.call(kubelets.fail_node, name, unreachable=unreachable, node_lifecycle=node_lifecycle)
 
-    def recover_node(self, name: str) -> None:
-        """Bring a failed fake node back."""
+    def recover_node(self, name: str, *, node_lifecycle: bool = False) -> None:
+        """Bring a failed fake node back (``node_lifecycle``: its failure taints removed at once)."""
         kubelets = self.stack.stack.kubelets
         assert kubelets is not None
-        self.stack.call(kubelets.recover_node, name)
+        self.stack.call(kubelets.recover_node, name, node_lifecycle=node_lifecycle)
 
 
 @contextlib.contextmanager

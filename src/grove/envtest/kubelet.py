@@ -408,13 +408,22 @@ class HttpKubelets:
             await self._client.close()
             self._client = None
 
-    def fail_node(self, name: str, *, unreachable: bool = False) -> None:
-        """Fail a node (see :meth:`grove.envtest.nodes.HttpNodes.fail_node` and the module doc)."""
-        self.nodes.fail_node(name, unreachable=unreachable)
+    def fail_node(self, name: str, *, unreachable: bool = False, node_lifecycle: bool | None = None) -> None:
+        """Fail a node (see :meth:`grove.envtest.nodes.HttpNodes.fail_node` and the module doc).
+        ``node_lifecycle`` overrides the setting given at construction for this failure: True does the node
+        lifecycle controller's part (taints, Unknown conditions, pods NotReady) at once, for tests that
+        cannot wait for kube-controller-manager's grace period."""
+        marking = self.kubelet.mark_pods_not_ready
+        if node_lifecycle is not None:
+            self.kubelet.mark_pods_not_ready = node_lifecycle
+        try:
+            self.nodes.fail_node(name, unreachable=unreachable, node_lifecycle=node_lifecycle)
+        finally:
+            self.kubelet.mark_pods_not_ready = marking
 
-    def recover_node(self, name: str) -> None:
-        """Bring a failed node back."""
-        self.nodes.recover_node(name)
+    def recover_node(self, name: str, *, node_lifecycle: bool | None = None) -> None:
+        """Bring a failed node back (``node_lifecycle`` True: its failure taints removed at once)."""
+        self.nodes.recover_node(name, node_lifecycle=node_lifecycle)
 
     def add_init_container_gate(self, gate: InitContainerGate) -> Callable[[], None]:
         """Hold init containers until ``gate(pod, init_container)`` is true (see

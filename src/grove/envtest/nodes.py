@@ -258,30 +258,33 @@ class HttpNodes(NodeFleet):
 
         self.writes.submit(f"node/{name}", write, urgent=True)
 
-    def fail_node(self, name: str, *, unreachable: bool = False) -> None:
+    def fail_node(self, name: str, *, unreachable: bool = False, node_lifecycle: bool | None = None) -> None:
         """Fail a node: shut down (Ready=False; its pods fail) or, with ``unreachable``, silent (its pods
         turn NotReady and nothing happens on it). Either way its Lease is no longer renewed. See the module
-        doc for what the node lifecycle controller adds (or ``node_lifecycle`` does at once). Call on the
-        kubelets' loop."""
+        doc for what the node lifecycle controller adds (or ``node_lifecycle`` does at once; given here, it
+        overrides the fleet's setting for this failure). Call on the kubelets' loop."""
+        lifecycle = self.node_lifecycle if node_lifecycle is None else node_lifecycle
         state = UNKNOWN if unreachable else NOT_READY
         stamp = meta.rfc3339(time.time())
         if not self._set_state(name, state, stamp):
             return
-        if not unreachable or self.node_lifecycle:
+        if not unreachable or lifecycle:
             self._post_status(name)
-        if self.node_lifecycle:
+        if lifecycle:
             self._set_taints(name, self.failure_taints(unreachable, stamp))
         log.info("nodes.failed", node=name, state=state)
         self._notify(name, state)
 
-    def recover_node(self, name: str) -> None:
+    def recover_node(self, name: str, *, node_lifecycle: bool | None = None) -> None:
         """Bring a failed node back: Ready posted, Lease renewed at once, heartbeats resumed (and, with
-        ``node_lifecycle``, the failure taints removed). Call on the kubelets' loop."""
+        ``node_lifecycle``, the fleet's or this call's, the failure taints removed). Call on the kubelets'
+        loop."""
+        lifecycle = self.node_lifecycle if node_lifecycle is None else node_lifecycle
         now = time.time()
         if not self._set_state(name, READY, meta.rfc3339(now)):
             return
         self._post_status(name)
-        if self.node_lifecycle:
+        if lifecycle:
             self._set_taints(name, [])
         node = self._node(name)
         self.writes.submit(f"lease/{name}", self._renewal(node, now), urgent=True)
