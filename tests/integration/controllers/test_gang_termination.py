@@ -1,5 +1,6 @@
-"""Gang termination on the dev cluster: a gang whose minAvailable stays breached for terminationDelay is
-recreated, at the smallest scope that restores it (a scaling-group replica, else the PodCliqueSet replica).
+"""Gang termination on the dev cluster and the real tier: a gang whose minAvailable stays breached for
+terminationDelay is recreated, at the smallest scope that restores it (a scaling-group replica, else the
+PodCliqueSet replica).
 
 Nodes are failed as "unreachable" (the kubelet stops talking): their pods stay bound and Running but lose
 readiness, and their deletion hangs, so only gang termination brings the gang back (upstream #401). Every
@@ -30,8 +31,6 @@ from grove.controllers.status import find_condition
 from grove.runtime.client import Client
 from grove.runtime.resources import EVENTS
 from grove_expect import expected, wait_converged
-
-pytestmark = pytest.mark.devonly
 
 TOLERATION = {"key": "fake-node", "operator": "Equal", "value": "true", "effect": "NoSchedule"}
 
@@ -73,28 +72,42 @@ def podcliqueset(
 
 
 class Nodes:
-    """Fails fake nodes as unreachable and recovers them."""
+    """Fails fake nodes as unreachable and recovers them: the dev cluster's simulation, or the real tier's
+    HTTP kubelets. On the real tier the node lifecycle controller's part (taints, conditions Unknown, pods
+    NotReady) is done at once as the emulator does it, not ~50 s later by kube-controller-manager: these
+    tests are about what the operator does next (the simulation conformance tests cover
+    kube-controller-manager's own timing)."""
 
-    def __init__(self, dev: Any) -> None:
-        self.dev = dev
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
         self.failed: set[str] = set()
 
     def fail(self, node: str) -> None:
         """The node's kubelet stops talking."""
         self.failed.add(node)
-        self.dev.call(self.dev.cluster.simulation.fail_node, node, unreachable=True)
+        dev = self.cluster.dev
+        if dev is not None:
+            dev.call(dev.cluster.simulation.fail_node, node, unreachable=True)
+        else:
+            self.cluster.k8s.fail_node(node, unreachable=True, node_lifecycle=True)
 
     def recover(self) -> None:
         """Every failed node comes back (its held pod deletions complete)."""
+        dev = self.cluster.dev
         for node in sorted(self.failed):
-            self.dev.call(self.dev.cluster.simulation.recover_node, node)
+            if dev is not None:
+                dev.call(dev.cluster.simulation.recover_node, node)
+            else:
+                self.cluster.k8s.recover_node(node, node_lifecycle=True)
         self.failed.clear()
 
 
 @pytest.fixture
-def nodes(dev: Any) -> Iterator[Nodes]:
+def nodes(cluster: Any) -> Iterator[Nodes]:
     """:class:`Nodes`; whatever is still failed at the end is recovered."""
-    handle = Nodes(dev)
+    if cluster.dev is None and cluster.k8s is None:
+        pytest.skip("fails fake nodes: needs the dev cluster or the real tier's HTTP kubelets")
+    handle = Nodes(cluster)
     yield handle
     handle.recover()
 
