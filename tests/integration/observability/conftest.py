@@ -3,15 +3,18 @@ kubelets, the scheduler extender, the kube-scheduler stand-in serving ``grove-sc
 ``grove-initc`` gate), and per test an operator for the test's namespace serving ``/metrics`` on a free port,
 with the admission webhook registered on the same registry as ``grove operator`` does.
 
-They read the registries of in-process servers, so they need the embedded dev cluster and skip on a real
-one.
+On the real tier (``GROVE_K8S_ASSETS``) they use the session's control plane instead: its in-process
+extender (under the scheduler's ServiceAccount, called by the second kube-scheduler for ``grove-scheduler``
+pods), its fake nodes, and per test an in-process operator under the operator's ServiceAccount (the deployed
+Lease, in grove-system). They read the registries of in-process servers, so they skip against
+``GROVE_TEST_KUBECONFIG``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +30,7 @@ from grove.devcluster.cluster import DevCluster
 from grove.devcluster.nodes import NodeShape
 from grove.devcluster.simulation import SimulationOptions
 from grove.devstack import DevStack, EmbeddedExtender, dev_topology
+from grove.scheduler.service import ExtenderService
 from grove.webhook import WebhookOptions, WebhookServer
 
 SHAPE = NodeShape(cpu="8", memory="32Gi")
@@ -42,23 +46,26 @@ SIMULATION = SimulationOptions(
 
 @dataclass
 class ObservedStack:
-    """The dev cluster and the extender running inside it."""
+    """Where the scheduler extender runs: inside the package's dev cluster, or beside the real tier's
+    control plane (``dev`` is then None)."""
 
-    dev: ThreadedDevCluster
-    extender: EmbeddedExtender
+    dev: ThreadedDevCluster | None
+    service: Callable[[], ExtenderService | None]
+    """The extender service now running (the real tier's stack may have restarted it)."""
+    extender_url: str
+    """The ``urlPrefix`` kube-scheduler calls."""
 
     @property
     def extender_metrics_url(self) -> str:
         """The extender's ``/metrics``."""
-        assert self.extender.service is not None
-        return f"http://127.0.0.1:{self.extender.service.manager.port}/metrics"
+        service = self.service()
+        assert service is not None
+        return f"http://127.0.0.1:{service.manager.port}/metrics"
 
 
 @pytest.fixture(scope="package")
-def stack() -> Iterator[ObservedStack]:
-    """One dev cluster with the extender for the package (skipped on a real cluster)."""
-    if os.environ.get("GROVE_TEST_KUBECONFIG"):
-        pytest.skip("reads the registries of the in-process operator, extender and webhook")
+def _dev_stack() -> Iterator[ObservedStack]:
+    """One dev cluster with the extender for the package (the emulator tier)."""
     extender = EmbeddedExtender(dev_topology(SHAPE), settle_gc=False)
     dev_stack = DevStack.build(SIMULATION, extender=extender)
 
@@ -69,15 +76,32 @@ def stack() -> Iterator[ObservedStack]:
     dev = ThreadedDevCluster(setup=setup, nodes=NODES, bookmark_interval=1.0, **dev_stack.cluster_kwargs())
     dev.start()
     try:
-        yield ObservedStack(dev, extender)
+        yield ObservedStack(dev, lambda: extender.service, extender.url)
     finally:
         dev.stop()
 
 
 @pytest.fixture(scope="package")
-def cluster(cluster: Any, stack: ObservedStack) -> Any:
-    """The package's dev cluster, for the root fixtures (``namespace``, ``kubectl``)."""
-    return dataclasses.replace(cluster, kubeconfig=stack.dev.kubeconfig_path, dev=stack.dev)
+def cluster(cluster: Any, request: pytest.FixtureRequest) -> Any:
+    """The real tier's cluster as it is, or the package's dev cluster, for the root fixtures
+    (``namespace``, ``kubectl``)."""
+    if cluster.k8s is not None:
+        return cluster
+    if os.environ.get("GROVE_TEST_KUBECONFIG"):
+        pytest.skip("reads the registries of the in-process operator, extender and webhook")
+    dev_stack: ObservedStack = request.getfixturevalue("_dev_stack")
+    assert dev_stack.dev is not None
+    return dataclasses.replace(cluster, kubeconfig=dev_stack.dev.kubeconfig_path, dev=dev_stack.dev)
+
+
+@pytest.fixture(scope="package")
+def stack(cluster: Any, request: pytest.FixtureRequest) -> ObservedStack:
+    """The extender the tests scrape and call."""
+    if cluster.k8s is None:
+        dev_stack: ObservedStack = request.getfixturevalue("_dev_stack")
+        return dev_stack
+    real = cluster.k8s.stack.stack
+    return ObservedStack(None, lambda: real.extender, real.extender_url)
 
 
 @dataclass
@@ -91,7 +115,8 @@ class ObservedOperator:
 
 @pytest.fixture
 def grove(cluster: Any, namespace: str) -> Iterator[ObservedOperator]:
-    """An operator for the test's namespace (leader election on, Lease in that namespace), its metrics on a
+    """An operator for the test's namespace (leader election on, Lease in that namespace; in grove-system on
+    the real tier), its metrics on a
     free port, and the admission webhook on its loop and registry, as ``grove operator`` runs them."""
     options = OperatorOptions(
         namespace=namespace,
@@ -103,7 +128,13 @@ def grove(cluster: Any, namespace: str) -> Iterator[ObservedOperator]:
         retry_period=0.5,
         graceful_shutdown_timeout=5.0,
     )
-    threaded = ThreadedOperator(cluster.kubeconfig, options)
+    kubeconfig = cluster.kubeconfig
+    if cluster.k8s is not None:
+        # As deployed: the ServiceAccount's token, and the deployed Lease where its Role allows (what the
+        # GroveOperatorNoLeader alert selects; each test's operator releases it when it stops).
+        kubeconfig = cluster.k8s.operator_kubeconfig
+        options.leader_election_namespace = "grove-system"
+    threaded = ThreadedOperator(kubeconfig, options)
     threaded.start()
     webhook: WebhookServer | None = None
 

@@ -80,7 +80,7 @@ async def _exercise(
         # HTTP 200 as for every answer; the AdmissionReview says the webhook could not read the request.
         assert resp.status == 200
         assert (await resp.json())["response"]["status"]["code"] == 400
-    async with http.post(stack.extender.url + "/filter", json={}) as resp:
+    async with http.post(stack.extender_url + "/filter", json={}) as resp:
         # The extender answers kube-scheduler with an Error field: its outcome="error".
         assert "Error" in await resp.json()
 
