@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from conftest import (
+from webhook_helpers import (
     SYSTEM_NAMESPACE,
     deploy_webhook,
     endpoint_address,
@@ -21,6 +21,7 @@ from conftest import (
     route,
     webhook_client_kubeconfig,
 )
+
 from grove.runtime.client import Client
 from grove.webhook.provision import VALIDATING_WEBHOOK_CONFIGURATIONS
 

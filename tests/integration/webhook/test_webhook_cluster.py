@@ -9,7 +9,8 @@ import copy
 import json
 from typing import Any
 
-from conftest import SYSTEM_NAMESPACE, kubectl_async
+from webhook_helpers import SYSTEM_NAMESPACE, kubectl_async
+
 from grove.runtime.client import Client
 from grove.runtime.resources import SECRETS
 from grove.webhook import WebhookOptions, WebhookServer
