@@ -135,9 +135,7 @@ class HTTPExtender:
             ) as resp:
                 body = await resp.read()
                 if resp.status != 200:
-                    raise ExtenderError(
-                        f"failed {verb} with extender at URL {self.config.url_prefix}, code {resp.status}"
-                    )
+                    raise ExtenderError(f"failed {verb} with extender at URL {url}, code {resp.status}")
         except TimeoutError:
             raise ExtenderError(
                 f'Post "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
