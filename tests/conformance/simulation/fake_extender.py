@@ -5,6 +5,7 @@ protocol (Go field names as JSON keys) under one URL prefix per configured exten
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 from typing import Any
 
@@ -14,7 +15,8 @@ from aiohttp import web
 
 class FakeExtender:
     """Filter, prioritize and bind endpoints driven by ``failed``/``unresolvable``/``scores``/``errors``/
-    ``status`` (each keyed by prefix); binding goes to the cluster at ``cluster_url`` via ``pods/binding``."""
+    ``status`` (each keyed by prefix); binding goes to the cluster at ``cluster_url`` via ``pods/binding``,
+    with ``cluster_ssl`` (a context presenting client credentials, for a real API server) when set."""
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []
@@ -24,6 +26,7 @@ class FakeExtender:
         self.errors: dict[str, str] = {}
         self.status: dict[str, int] = {}
         self.cluster_url = ""
+        self.cluster_ssl: ssl.SSLContext | bool = True
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -132,7 +135,10 @@ class FakeExtender:
             "target": {"apiVersion": "v1", "kind": "Node", "name": body["Node"]},
         }
         url = f"{self.cluster_url}/api/v1/namespaces/{body['PodNamespace']}/pods/{body['PodName']}/binding"
-        async with aiohttp.ClientSession() as session, session.post(url, json=binding) as resp:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(url, json=binding, ssl=self.cluster_ssl) as resp,
+        ):
             if resp.status >= 300:
                 return f"binding failed: {resp.status} {await resp.text()}"
         return ""
