@@ -193,7 +193,8 @@ async def test_bound_pod_stays_terminating_until_kubelet_confirms(raw: Any, name
 
 async def test_binding_sets_node_and_condition(raw: Any, namespace: str) -> None:
     ppath = f"/api/v1/namespaces/{namespace}/pods"
-    await raw.ok("POST", ppath, pod("p"))
+    # A scheduler nobody runs: a real kube-scheduler would race the test's own binding.
+    await raw.ok("POST", ppath, pod("p", spec={"schedulerName": "nobody-schedules-this"}))
     binding = {
         "apiVersion": "v1",
         "kind": "Binding",

@@ -17,8 +17,7 @@ Every exception a reconcile raises is caught, logged with its traceback and coun
 equivalent of controller-runtime's recovered panics); it never kills a worker. The exception is a create
 refused because the request's namespace is being deleted (:class:`NamespaceTerminating`): as Kubernetes'
 own controllers do, that reconcile is over, since the namespace's deletion removes the object and a
-retry could only fail again. A key is never reconciled by
-two workers at once (the workqueue guarantees it).
+retry could only fail again. A key is never reconciled by two workers at once (the workqueue guarantees it).
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ under the operator's ServiceAccount, its Lease in grove-system (where that accou
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -46,11 +47,14 @@ class Process:
             *extra,
         ]
         self.proc: subprocess.Popen[str] | None = None
+        self.env: dict[str, str] | None = None
         self.lease = (LEASE, namespace)
         """The Lease's name and namespace."""
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        self.proc = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=self.env
+        )
 
     def port(self) -> int:
         """The metrics port, from the manager.started log line."""
@@ -83,6 +87,9 @@ def process(cluster: Any, namespace: str, grove_crds_installed: Any) -> Iterator
             f"grove-test-{namespace}",
         )
         proc.lease = (f"grove-test-{namespace}", "grove-system")
+        # As in its pod (the Deployment's downward API): its namespaces exist, nothing to look up or create,
+        # which the ServiceAccount's RBAC would refuse.
+        proc.env = dict(os.environ, POD_NAMESPACE="grove-system")
     else:
         proc = Process(cluster.kubeconfig, namespace)
     yield proc

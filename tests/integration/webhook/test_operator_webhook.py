@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import socket
 import sys
@@ -65,6 +66,8 @@ async def test_grove_operator_serves_the_webhooks(
             SYSTEM_NAMESPACE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
+            # On the real tier it runs as in its pod: the namespace exists (RBAC would refuse a lookup).
+            env=dict(os.environ, POD_NAMESPACE=SYSTEM_NAMESPACE) if cluster.k8s is not None else None,
         )
         try:
 
