@@ -206,8 +206,9 @@ NodeListener = Callable[[str, str], None]
 
 class NodeFleet:
     """``count`` fake nodes: their names, addresses, states and the objects their kubelets post (Node,
-    conditions, Lease), without I/O. :class:`FakeNodes` writes them into the emulator's store;
-    :class:`grove.envtest.nodes.HttpNodes` posts them to any API server, so both show the same nodes.
+    conditions, Lease) and the heartbeat timers, without I/O. :class:`FakeNodes` writes them into the
+    emulator's store; :class:`grove.envtest.nodes.HttpNodes` posts them to any API server, so both show
+    the same nodes.
 
     ``lease_renew_interval`` (kubelet: 10 s) and ``status_report_interval`` (kubelet:
     ``nodeStatusReportFrequency``, 5 min) set the heartbeats. ``add_listener(fn)`` calls ``fn(node,
@@ -239,6 +240,7 @@ class NodeFleet:
             name = f"{self.shape.name_prefix}{i:0{width}d}"
             self._nodes[name] = FleetNode(i, name)
         self._listeners: list[NodeListener] = []
+        self._tasks: list[asyncio.Task[None]] = []
 
     # ----------------------------------------------------------------- queries
 
@@ -404,6 +406,43 @@ class NodeFleet:
         for listener in tuple(self._listeners):
             listener(name, state)
 
+    # ------------------------------------------------------------------------- heartbeat timers
+
+    def _renew_leases(self) -> None:
+        """Renew every running node's Lease (the driver writes it)."""
+        raise NotImplementedError
+
+    def _report_status(self) -> None:
+        """Post every running node's status (the driver writes it)."""
+        raise NotImplementedError
+
+    def _start_heartbeats(self, name: str) -> None:
+        """Run :meth:`_renew_leases` and :meth:`_report_status` at their intervals until stopped."""
+        self._tasks = [
+            asyncio.create_task(
+                self._every(self.lease_renew_interval, self._renew_leases), name=f"{name}-leases"
+            ),
+            asyncio.create_task(
+                self._every(self.status_report_interval, self._report_status), name=f"{name}-status"
+            ),
+        ]
+
+    async def _stop_heartbeats(self) -> None:
+        for t in self._tasks:
+            t.cancel()
+        for t in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await t
+        self._tasks = []
+
+    async def _every(self, interval: float, fn: Callable[[], None]) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                fn()
+            except Exception:
+                log.exception("nodes.heartbeat_failed")
+
 
 class FakeNodes(NodeFleet):
     """A cluster component registering the fleet's nodes in the emulator's store and keeping them alive."""
@@ -425,7 +464,6 @@ class FakeNodes(NodeFleet):
             status_report_interval=status_report_interval,
         )
         self._store: Store | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def store(self) -> Store:
@@ -462,14 +500,7 @@ class FakeNodes(NodeFleet):
                 if e.code != 409:
                     raise
                 self._renew(node, now)
-        self._tasks = [
-            asyncio.create_task(
-                self._every(self.lease_renew_interval, self._renew_leases), name="fake-node-leases"
-            ),
-            asyncio.create_task(
-                self._every(self.status_report_interval, self._report_status), name="fake-node-status"
-            ),
-        ]
+        self._start_heartbeats("fake-node")
         log.info("nodes.registered", count=len(self._nodes), shape=self.shape.allocatable())
 
     def _take_over(self, node: FleetNode, obj: JSON) -> JSON:
@@ -484,20 +515,7 @@ class FakeNodes(NodeFleet):
 
     async def stop(self) -> None:
         """Stop the heartbeats (the Node objects stay, as when kubelets stop)."""
-        for t in self._tasks:
-            t.cancel()
-        for t in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await t
-        self._tasks = []
-
-    async def _every(self, interval: float, fn: Callable[[], None]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                fn()
-            except Exception:
-                log.exception("nodes.heartbeat_failed")
+        await self._stop_heartbeats()
 
     def _renew(self, node: FleetNode, now: float) -> None:
         self.store.patch(

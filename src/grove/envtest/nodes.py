@@ -28,7 +28,6 @@ import asyncio
 import contextlib
 import functools
 import time
-from collections.abc import Callable
 
 import structlog
 from kubernetes_asyncio import client as k8s
@@ -90,7 +89,6 @@ class HttpNodes(NodeFleet):
         self.node_lifecycle = node_lifecycle
         self._client: Client | None = None
         self._informer: Informer | None = None
-        self._tasks: list[asyncio.Task[None]] = []
 
     @property
     def client(self) -> Client:
@@ -122,24 +120,12 @@ class HttpNodes(NodeFleet):
 
         await asyncio.gather(*(register(node) for node in self._nodes.values()))
         await informer.wait_for_sync()
-        self._tasks = [
-            asyncio.create_task(
-                self._every(self.lease_renew_interval, self._renew_leases), name="http-node-leases"
-            ),
-            asyncio.create_task(
-                self._every(self.status_report_interval, self._report_status), name="http-node-status"
-            ),
-        ]
+        self._start_heartbeats("http-node")
         log.info("nodes.registered", count=len(self._nodes), shape=self.shape.allocatable())
 
     async def stop(self) -> None:
         """Stop the heartbeats (the Node objects stay, as when kubelets stop)."""
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        self._tasks = []
+        await self._stop_heartbeats()
         if self._informer is not None:
             await self._informer.stop()
             self._informer = None
@@ -180,14 +166,6 @@ class HttpNodes(NodeFleet):
                 return await self.client.update(NODES, taken_over(current, obj), field_manager=FIELD_MANAGER)
             except Conflict:
                 continue
-
-    async def _every(self, interval: float, fn: Callable[[], None]) -> None:
-        while True:
-            await asyncio.sleep(interval)
-            try:
-                fn()
-            except Exception:
-                log.exception("nodes.heartbeat_failed")
 
     # ----------------------------------------------------------------- heartbeats
 
