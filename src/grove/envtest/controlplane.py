@@ -161,14 +161,6 @@ class ControlPlane:
     _processes: list[_Process] = field(init=False, default_factory=list)
     _own_workdir: bool = field(init=False, default=False)
 
-    @classmethod
-    def from_env(cls, **kwargs: Any) -> ControlPlane | None:
-        """A control plane from ``$GROVE_K8S_ASSETS``, or None when it is unset."""
-        assets = os.environ.get(ASSETS_ENV)
-        if not assets:
-            return None
-        return cls(ControlPlaneOptions(assets=Path(assets), **kwargs))
-
     # ------------------------------------------------------------------------------------------ lifecycle
 
     def start(self) -> ControlPlane:
@@ -408,12 +400,6 @@ class ControlPlane:
                 p.popen.terminate()
                 p.popen.wait(15)
                 self._processes.remove(p)
-
-    def __enter__(self) -> ControlPlane:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ------------------------------------------------------------------------------------- credentials
 
