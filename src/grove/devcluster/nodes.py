@@ -447,23 +447,8 @@ class NodeFleet:
 class FakeNodes(NodeFleet):
     """A cluster component registering the fleet's nodes in the emulator's store and keeping them alive."""
 
-    def __init__(
-        self,
-        count: int,
-        shape: NodeShape | None = None,
-        *,
-        lease_duration_seconds: int = 40,
-        lease_renew_interval: float = 10.0,
-        status_report_interval: float = 300.0,
-    ) -> None:
-        super().__init__(
-            count,
-            shape,
-            lease_duration_seconds=lease_duration_seconds,
-            lease_renew_interval=lease_renew_interval,
-            status_report_interval=status_report_interval,
-        )
-        self._store: Store | None = None
+    # Set by start(); the fleet's constructor is all a FakeNodes needs.
+    _store: Store | None = None
 
     @property
     def store(self) -> Store:

@@ -116,20 +116,8 @@ class KubernetesStack:
         opts = self.options
         admin = await self._client(self.plane.kubeconfig_path)
         await install_grove(admin, opts.deploy_dir)
-        self.operator_kubeconfig = str(
-            self.plane.write_kubeconfig(
-                "grove-operator.kubeconfig",
-                user=f"system:serviceaccount:{SYSTEM_NAMESPACE}:{OPERATOR_ACCOUNT}",
-                token=await service_account_token(admin, SYSTEM_NAMESPACE, OPERATOR_ACCOUNT),
-            )
-        )
-        self.scheduler_kubeconfig = str(
-            self.plane.write_kubeconfig(
-                "grove-scheduler.kubeconfig",
-                user=f"system:serviceaccount:{SYSTEM_NAMESPACE}:{SCHEDULER_ACCOUNT}",
-                token=await service_account_token(admin, SYSTEM_NAMESPACE, SCHEDULER_ACCOUNT),
-            )
-        )
+        self.operator_kubeconfig = await self._account_kubeconfig(admin, OPERATOR_ACCOUNT)
+        self.scheduler_kubeconfig = await self._account_kubeconfig(admin, SCHEDULER_ACCOUNT)
         if opts.nodes:
             self.kubelets = HttpKubelets(
                 str(self.plane.kubeconfig_path), nodes=opts.nodes, shape=opts.shape, options=opts.simulation
@@ -147,6 +135,15 @@ class KubernetesStack:
                 self.operator = await run_operator(self.operator_kubeconfig, opts.operator)
             if opts.webhook:
                 await self._start_webhook(admin, operator_client)
+
+    async def _account_kubeconfig(self, admin: Client, account: str) -> str:
+        """A kubeconfig holding a TokenRequest token of ServiceAccount ``grove-system/<account>``."""
+        path = self.plane.write_kubeconfig(
+            f"{account}.kubeconfig",
+            user=f"system:serviceaccount:{SYSTEM_NAMESPACE}:{account}",
+            token=await service_account_token(admin, SYSTEM_NAMESPACE, account),
+        )
+        return str(path)
 
     async def _start_extender(self) -> None:
         client = await self._client(self.scheduler_kubeconfig, user_agent=EXTENDER_USER_AGENT)
