@@ -218,8 +218,10 @@ class PodCliqueController:
         errors: list[ErrorRecord] = []
         wrote = False
         waiting = not self.expectations.satisfied(key)
-        # Pods whose gate removal the cache has not shown yet still count as gated there.
-        ungating = any(self.ungated.pending(uid_of(p)) for p in pods)
+        # Pods whose gate removal the cache has not shown yet still count as gated there. Only while the cache
+        # still shows the gate: the watch event of an ungated pod can arrive before the patch call returns and
+        # records it, and that record must not hold the status back.
+        ungating = any(has_grove_gate(p) and self.ungated.pending(uid_of(p)) for p in pods)
         failure: BaseException | None = None
         try:
             if pcs is not None and ref is not None and not waiting:
