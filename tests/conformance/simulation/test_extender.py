@@ -409,7 +409,12 @@ async def test_percentage_of_nodes_to_score_samples_nodes_round_robin(
     # 150 nodes: adaptive 49% is below the 100-node minimum, so 100 nodes are sent, the next search
     # starting where the previous one stopped.
     assert [len(s) for s in seen] == [100, 100]
-    assert len(seen[0] & seen[1]) == 50 and len(seen[0] | seen[1]) == len(env.nodes)
+    if env.dev is None:
+        # kube-scheduler's start index also moves with its other scheduling cycles (retries of pods it
+        # cannot place), so on a real one the second search only starts past the first one's start.
+        assert len(seen[0] | seen[1]) > 100
+    else:
+        assert len(seen[0] & seen[1]) == 50 and len(seen[0] | seen[1]) == len(env.nodes)
 
 
 async def test_a_pod_only_an_extender_rejected_waits_for_a_cluster_event(
